@@ -45,6 +45,8 @@ def parser() -> argparse.ArgumentParser:
                     help=f"lab network (env KUBESMITH_LAB_SUBNET; default {DEFAULT_SUBNET})")
     up.add_argument("--bridge", default=os.environ.get("KUBESMITH_LAB_BRIDGE", DEFAULT_BRIDGE),
                     help=f"bridge name (env KUBESMITH_LAB_BRIDGE; default {DEFAULT_BRIDGE})")
+    up.add_argument("--json", action="store_true",
+                    help="print the lab's state (hosts, addresses, groups, booted) as JSON on stdout")
     up.add_argument("--no-repo", action="store_true", help="do not build or serve the local apt repository")
     up.add_argument("--nspawn-args", default=os.environ.get("KUBESMITH_LAB_NSPAWN_ARGS", ""),
                     help="extra systemd-nspawn arguments for new hosts")
@@ -126,6 +128,7 @@ class Lab:
                 "subnet": str(net), "bridge": bridge, "addresses": addresses,
                 "groups": {s.name: list(s.groups) for s in specs},
                 "images": {s.name: image_id for s in specs}, "apt_repo": repo_url,
+                "key_file": self.key, "inventory": os.path.join(self.state_dir, "inventory.yml"),
             }
             write_file(self.state_file, plan.dumps_json(new_state))
             self._wait_ssh(specs, addresses)
@@ -137,7 +140,7 @@ class Lab:
         took = time.monotonic() - t0
         log(f"{len(specs)} hosts up ({len(booted)} booted) in {took:.1f}s; "
             f"inventory: {os.path.join(self.state_dir, 'inventory.yml')}")
-        return new_state
+        return {**new_state, "booted": booted, "removed": stale}
 
     def _ssh(self, address: str, command: str, timeout: float = 10) -> subprocess.CompletedProcess:
         return subprocess.run(
@@ -247,7 +250,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "up":
             counts = {f: getattr(args, f) for f in plan.ROLE_FLAGS}
             specs = plan.merge_specs(plan.hosts_from_counts(counts) + [plan.parse_host_arg(h) for h in args.host])
-            lab.up(specs, args.subnet, args.bridge, not args.no_repo, args.nspawn_args)
+            result = lab.up(specs, args.subnet, args.bridge, not args.no_repo, args.nspawn_args)
+            if args.json:
+                print(json.dumps(result, indent=2))
         elif args.command == "down":
             lab.down(args.fast)
         elif args.command == "status":

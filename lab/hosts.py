@@ -132,7 +132,13 @@ class Host:
                 p = f"{m}/etc/apt/{src}"
                 if os.path.exists(p):
                     os.replace(p, p + ".disabled")
-            write_file(f"{m}/etc/apt/sources.list.d/kubesmith-lab.list", f"deb [trusted=yes] {repo_url} ./\n")
+            if write_file(f"{m}/etc/apt/sources.list.d/kubesmith-lab.list", f"deb [trusted=yes] {repo_url} ./\n"):
+                # the package index from the image build is for other sources: mark it stale, so the
+                # first `apt update_cache/cache_valid_time` on the host refreshes it
+                os.utime(f"{m}/var/lib/apt/lists", (0, 0))
+                stamp = f"{m}/var/lib/apt/periodic/update-success-stamp"
+                if os.path.exists(stamp):
+                    os.unlink(stamp)
         kver = os.uname().release
         if not os.path.isdir(f"/lib/modules/{kver}") and not os.path.exists(f"{m}/lib/modules/{kver}/modules.builtin.bin"):
             os.makedirs(f"{m}/lib/modules/{kver}", exist_ok=True)
