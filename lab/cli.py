@@ -88,7 +88,7 @@ class Lab:
         t0 = time.monotonic()
         with locked(os.path.join(self.state_dir, "lock")):
             state = self.load()
-            if state.get("hosts") and (state.get("subnet"), state.get("bridge")) != (str(net), bridge):
+            if self.host_names() and (state.get("subnet"), state.get("bridge")) != (str(net), bridge):
                 raise LabError(
                     f"the running lab uses {state.get('subnet')} on {state.get('bridge')}; "
                     "run `python -m lab down` before changing the subnet or bridge"
@@ -197,7 +197,7 @@ class Lab:
             for f in ("state.json", "inventory.yml", "terraform-output.json"):
                 if os.path.exists(os.path.join(self.state_dir, f)):
                     os.unlink(os.path.join(self.state_dir, f))
-        left = leftovers(self.state_dir, bridge)
+        left = leftovers(self.state_dir, bridge, names)
         if left:
             raise LabError("teardown left these behind:\n  " + "\n  ".join(left))
         log(f"lab down: {len(names)} hosts removed in {time.monotonic() - t0:.1f}s, nothing left behind")
@@ -225,16 +225,16 @@ def _port_open(address: str, port: int, timeout: float = 0.5) -> bool:
         return False
 
 
-def leftovers(state_dir: str, bridge: str) -> list[str]:
-    """What a torn-down lab must not leave: mounts, cgroups, bridge, veths, processes."""
+def leftovers(state_dir: str, bridge: str, names: list[str] = ()) -> list[str]:
+    """What a torn-down lab must not leave: mounts, cgroups and veths of its hosts, bridge, processes."""
     found = []
     with open("/proc/self/mounts") as f:
         found += [f"mount {ln.split()[1]}" for ln in f if ln.split()[1].startswith(os.path.abspath(state_dir) + "/")]
-    found += [f"cgroup {os.path.join(h, hosts.CGROUP_PARENT)}" for h in hosts.cgroup_hierarchies()
-              if os.path.isdir(os.path.join(h, hosts.CGROUP_PARENT))]
+    found += [f"cgroup {os.path.join(h, hosts.CGROUP_PARENT, n)}" for h in hosts.cgroup_hierarchies() for n in names
+              if os.path.isdir(os.path.join(h, hosts.CGROUP_PARENT, n))]
     links = subprocess.run(["ip", "-br", "link"], capture_output=True, text=True, check=False).stdout.splitlines()
-    names = [ln.split()[0].split("@")[0] for ln in links if ln.strip()]
-    found += [f"link {n}" for n in names if n == bridge]
+    links_ = [ln.split()[0].split("@")[0] for ln in links if ln.strip()]
+    found += [f"link {n}" for n in links_ if n == bridge or n in {f"vb-{h}" for h in names}]
     lab_hosts = os.path.join(state_dir, "hosts")
     if os.path.isdir(lab_hosts):
         found += [f"host state {os.path.join(lab_hosts, n)}" for n in os.listdir(lab_hosts)]

@@ -150,6 +150,9 @@ class Host:
     def boot(self, bridge: str, extra_args: str = "") -> None:
         if self.running():
             return
+        if subprocess.run(["ip", "link", "show", f"vb-{self.name}"], capture_output=True).returncode == 0:
+            raise LabError(f"interface vb-{self.name} already exists: another lab (another checkout or "
+                           f"KUBESMITH_LAB_DIR) runs a host named {self.name}; stop it or use other host names")
         kver = os.uname().release
         extra = f"--bind-ro=/lib/modules/{kver}" if os.path.isdir(f"/lib/modules/{kver}") else ""
         env = {

@@ -1,0 +1,118 @@
+"""Reusable harness for unit tests of kubesmith's Ansible modules.
+
+    def test_something(module_harness):
+        rc = module_harness.run_command([(0, "v1.2.3\n", "")])
+        with module_harness.args({"name": "x"}):
+            result = module_harness.run(my_module.main)          # exit_json -> dict
+        assert rc.calls[0] == ["kubeadm", "version", "-o", "short"]
+
+``run`` returns exit_json's arguments; ``run(..., failed=True)`` expects fail_json and returns its
+arguments. ``run_command`` feeds (rc, stdout, stderr) tuples to AnsibleModule.run_command in order,
+records each call's argv and keyword arguments, and fails the test when a call is unexpected.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+
+import pytest
+from ansible.module_utils import basic
+from ansible.module_utils.common.text.converters import to_bytes
+
+
+class AnsibleExitJson(Exception):
+    """exit_json was called."""
+
+    @property
+    def result(self) -> dict:
+        return self.args[0]
+
+
+class AnsibleFailJson(Exception):
+    """fail_json was called."""
+
+    @property
+    def result(self) -> dict:
+        return self.args[0]
+
+
+def _exit_json(self, **kwargs):
+    kwargs.setdefault("changed", False)
+    raise AnsibleExitJson(kwargs)
+
+
+def _fail_json(self, msg=None, **kwargs):
+    kwargs["failed"] = True
+    kwargs["msg"] = msg
+    raise AnsibleFailJson(kwargs)
+
+
+@contextlib.contextmanager
+def set_module_args(args: dict):
+    """Give the next AnsibleModule these arguments (works across ansible-core versions)."""
+    args = {"_ansible_remote_tmp": "/tmp", "_ansible_keep_remote_files": False, **args}
+    try:
+        from ansible.module_utils.testing import patch_module_args  # ansible-core >= 2.19
+    except ImportError:
+        patch_module_args = None
+    if patch_module_args is not None:
+        with patch_module_args(args):
+            yield
+        return
+    old = basic._ANSIBLE_ARGS
+    basic._ANSIBLE_ARGS = to_bytes(json.dumps({"ANSIBLE_MODULE_ARGS": args}))
+    try:
+        yield
+    finally:
+        basic._ANSIBLE_ARGS = old
+
+
+class RunCommandMock:
+    """Stands in for AnsibleModule.run_command: scripted results, recorded calls."""
+
+    def __init__(self, results):
+        self.results = list(results)
+        self.calls: list[list[str]] = []
+        self.kwargs: list[dict] = []
+
+    def __call__(self, module, args, **kwargs):
+        argv = list(args) if not isinstance(args, str) else args.split()
+        self.calls.append([str(a) for a in argv])
+        self.kwargs.append(kwargs)
+        if not self.results:
+            pytest.fail(f"unexpected run_command call: {argv}")
+        result = self.results.pop(0)
+        return result(argv) if callable(result) else result
+
+    def assert_all_used(self):
+        assert not self.results, f"run_command results never used: {self.results}"
+
+
+class ModuleHarness:
+    def __init__(self, monkeypatch):
+        self._mp = monkeypatch
+        monkeypatch.setattr(basic.AnsibleModule, "exit_json", _exit_json)
+        monkeypatch.setattr(basic.AnsibleModule, "fail_json", _fail_json)
+
+    args = staticmethod(set_module_args)
+
+    def run_command(self, results) -> RunCommandMock:
+        mock = RunCommandMock(results)
+        # a plain function, so Python binds it as a method and passes the module instance
+        self._mp.setattr(basic.AnsibleModule, "run_command", lambda module, args, **kw: mock(module, args, **kw))
+        return mock
+
+    def run(self, main, failed: bool = False) -> dict:
+        if failed:
+            with pytest.raises(AnsibleFailJson) as exc:
+                main()
+        else:
+            with pytest.raises(AnsibleExitJson) as exc:
+                main()
+        return exc.value.result
+
+
+@pytest.fixture
+def module_harness(monkeypatch) -> ModuleHarness:
+    return ModuleHarness(monkeypatch)
