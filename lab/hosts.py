@@ -8,6 +8,7 @@ so nspawn runs with ``--register=no --keep-unit`` inside cgroups the lab creates
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
 import shutil
@@ -140,7 +141,8 @@ class Host:
                 if os.path.exists(stamp):
                     os.unlink(stamp)
         kver = os.uname().release
-        if not os.path.isdir(f"/lib/modules/{kver}") and not os.path.exists(f"{m}/lib/modules/{kver}/modules.builtin.bin"):
+        builtin_bin = f"{m}/lib/modules/{kver}/modules.builtin.bin"
+        if not os.path.isdir(f"/lib/modules/{kver}") and not os.path.exists(builtin_bin):
             os.makedirs(f"{m}/lib/modules/{kver}", exist_ok=True)
             write_file(f"{m}/lib/modules/{kver}/modules.builtin", "\n".join(builtin_modules(_kconfig())) + "\n")
             for f in ("modules.order", "modules.builtin.modinfo"):
@@ -192,17 +194,13 @@ class Host:
             if not pids:
                 break
             for pid in pids:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
             time.sleep(0.1)
         for d in dirs:
             for root, _subdirs, _files in sorted(os.walk(d), key=lambda t: -t[0].count("/")):
-                try:
+                with contextlib.suppress(OSError):
                     os.rmdir(root)
-                except OSError:
-                    pass
         if subprocess.run(["ip", "link", "show", f"vb-{self.name}"], capture_output=True).returncode == 0:
             run(["ip", "link", "del", f"vb-{self.name}"], check=False, capture=True)
         for _ in range(20):
@@ -233,10 +231,8 @@ def _cgroup_pids(dirs: list[str]) -> list[int]:
 
 def remove_cgroup_parent() -> None:
     for h in cgroup_hierarchies():
-        try:
+        with contextlib.suppress(OSError):
             os.rmdir(os.path.join(h, CGROUP_PARENT))
-        except OSError:
-            pass
 
 
 def ensure_bridge(bridge: str, net) -> None:

@@ -31,7 +31,8 @@ HOOKS = [
     'rm -f "$1"/etc/ssh/ssh_host_* ; : > "$1"/etc/machine-id ; rm -f "$1"/etc/hostname',
     'install -d -m700 "$1"/root/.ssh',
     # apt in the hosts only ever talks to the lab mirror; keep its downloads small
-    'printf \'APT::Install-Recommends "false";\\nAcquire::Languages "none";\\n\' > "$1"/etc/apt/apt.conf.d/90kubesmith-lab',
+    'printf \'APT::Install-Recommends "false";\\nAcquire::Languages "none";\\n\' '
+    '> "$1"/etc/apt/apt.conf.d/90kubesmith-lab',
 ]
 
 
@@ -65,7 +66,8 @@ def ensure_image(cache: str, force: bool = False) -> str:
         t0 = time.monotonic()
         if not force and os.path.isfile(tarball):
             log(f"restoring base image from {tarball}")
-            run(["sh", "-c", f"zstd -dc '{tarball}' | tar --numeric-owner --xattrs --xattrs-include='*' -C '{tmp}' -xf -"])
+            run(["sh", "-c", f"zstd -dc '{tarball}' "
+                             f"| tar --numeric-owner --xattrs --xattrs-include='*' -C '{tmp}' -xf -"])
         else:
             log(f"building base image {os.path.basename(rootfs)} with mmdebstrap (about a minute)")
             _build(cache, tmp)

@@ -66,7 +66,8 @@ def main() -> int:
         json.dump(stamp, f)
     shutil.rmtree(args.dest, ignore_errors=True)
     os.rename(tmp, args.dest)
-    digest = hashlib.sha256(open(wheel, "rb").read()).hexdigest()[:16]
+    with open(wheel, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()[:16]
     print(f"install_collections: {', '.join(wanted)} from {os.path.basename(wheel)} (sha256 {digest}...)")
     return 0
 

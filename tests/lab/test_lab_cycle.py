@@ -73,27 +73,31 @@ def test_hosts_have_their_own_names_addresses_and_mirror(lab):
         lines = proc.stdout.splitlines()
         assert lines[0] == name
         assert f"inet {h['address']}/24" in lines[1]
-        assert "Candidate:" in proc.stdout and "(none)" not in proc.stdout.split("Candidate:")[1].split()[0]
+        assert "Candidate:" in proc.stdout
+        assert "(none)" not in proc.stdout.split("Candidate:")[1].split()[0]
 
 
 def test_second_up_changes_nothing(lab):
     out = json.loads(lab("up", *THREE, "--json").stdout)
-    assert out["booted"] == [] and out["removed"] == []
+    assert out["booted"] == []
+    assert out["removed"] == []
 
 
 def test_up_with_fewer_hosts_removes_the_rest_and_keeps_addresses(lab):
     before = json.loads((lab.state / "state.json").read_text())["addresses"]
     out = json.loads(lab("up", *THREE[:2], "--json").stdout)
-    assert out["removed"] == ["tw2"] and out["booted"] == []
+    assert out["removed"] == ["tw2"]
+    assert out["booted"] == []
     assert out["addresses"] == {"tcp1": before["tcp1"], "tw1": before["tw1"]}
     rows = json.loads(lab("status", "--json").stdout)
     assert [(r["name"], r["running"], r["ssh"]) for r in rows] == [("tcp1", True, True), ("tw1", True, True)]
-    assert not subprocess.run(["ip", "link", "show", "vb-tw2"], capture_output=True).returncode == 0
+    assert subprocess.run(["ip", "link", "show", "vb-tw2"], capture_output=True).returncode != 0
 
 
 def test_changing_the_subnet_of_a_running_lab_is_refused(lab):
     proc = lab("up", *THREE[:1], "--subnet", "172.30.79.0/24", check=False)
-    assert proc.returncode == 2 and "lab down" in proc.stderr
+    assert proc.returncode == 2
+    assert "lab down" in proc.stderr
 
 
 def _processes_mentioning(text):

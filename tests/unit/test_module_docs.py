@@ -23,4 +23,5 @@ def test_documentation_matches_argument_spec(name):
     for key in ("EXAMPLES", "RETURN"):
         yaml.safe_load(getattr(mod, key))
     attrs = doc.get("attributes", {})
-    assert "check_mode" in attrs and "diff_mode" in attrs, "DOCUMENTATION lacks check_mode/diff_mode attributes"
+    assert "check_mode" in attrs, "DOCUMENTATION lacks the check_mode attribute"
+    assert "diff_mode" in attrs, "DOCUMENTATION lacks the diff_mode attribute"

@@ -35,7 +35,8 @@ def test_fail_json_is_caught(module_harness):
     module_harness.run_command([(3, "", "boom\n")])
     with module_harness.args({"name": "x"}):
         result = module_harness.run(demo_main, failed=True)
-    assert result["msg"] == "echo failed: boom" and result["rc"] == 3
+    assert result["msg"] == "echo failed: boom"
+    assert result["rc"] == 3
 
 
 def test_missing_required_argument_fails(module_harness):

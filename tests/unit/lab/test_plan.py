@@ -10,7 +10,8 @@ from lab import hosts, plan
 def test_counts_give_named_hosts_in_their_groups():
     specs = plan.hosts_from_counts({"control_plane": 1, "workers": 2, "etcd": 3})
     assert [s.name for s in specs] == ["cp1", "worker1", "worker2", "etcd1", "etcd2", "etcd3"]
-    assert specs[0].groups == ("control_plane",) and specs[-1].groups == ("etcd",)
+    assert specs[0].groups == ("control_plane",)
+    assert specs[-1].groups == ("etcd",)
 
 
 def test_negative_count_is_rejected():
@@ -91,7 +92,8 @@ def test_inventory_groups_and_connection_vars():
     assert inv["vars"]["ansible_python_interpreter"] == "/usr/bin/python3"
     ch = inv["children"]
     assert ch["lab"]["hosts"]["worker1"] == {"ansible_host": "172.30.77.12"}
-    assert list(ch["control_plane"]["hosts"]) == ["cp1"] and list(ch["etcd"]["hosts"]) == ["etcd1"]
+    assert list(ch["control_plane"]["hosts"]) == ["cp1"]
+    assert list(ch["etcd"]["hosts"]) == ["etcd1"]
     assert ch["k8s_cluster"] == {"children": {"control_plane": None, "workers": None}}
 
 
@@ -99,7 +101,8 @@ def test_terraform_output_has_the_shape_terraform_prints():
     out = plan.terraform_output(SPECS, ADDRS, "/k/id")
     assert set(out) == {"hosts", "groups"}
     for o in out.values():
-        assert set(o) == {"sensitive", "type", "value"} and o["sensitive"] is False
+        assert set(o) == {"sensitive", "type", "value"}
+        assert o["sensitive"] is False
     assert out["hosts"]["value"]["etcd1"] == {
         "address": "172.30.77.13", "user": "root", "groups": ["etcd"],
         "vars": {"ansible_ssh_private_key_file": "/k/id"},
@@ -110,7 +113,8 @@ def test_terraform_output_has_the_shape_terraform_prints():
 
 def test_fresh_host_knows_only_itself():
     text = plan.etc_hosts("cp1")
-    assert "127.0.1.1\tcp1" in text and "worker" not in text
+    assert "127.0.1.1\tcp1" in text
+    assert "worker" not in text
 
 
 def test_builtin_modules_follow_the_kernel_config():

@@ -39,7 +39,7 @@ def test_good_inventory_passes(tmp_path):
 def test_foreign_group_names_are_rejected_with_the_rename(tmp_path, group, fix):
     proc = run_role(tmp_path, GOOD + f"    {group}: {{hosts: {{x1: {{ansible_host: 192.0.2.31}}}}}}\n")
     assert proc.returncode != 0
-    assert f"'{group}' (rename it to '{fix}')" in proc.stdout
+    assert f"{group} -> {fix}" in proc.stdout
 
 
 def test_missing_control_plane_is_rejected(tmp_path):
