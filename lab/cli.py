@@ -95,10 +95,11 @@ class Lab:
                 )
             rootfs = image.ensure_image(self.cache)
             image_id = os.path.basename(rootfs)
-            repo_url = None
+            repo_url = images_dir = None
             if with_repo:
                 repo_path = repo.ensure_repo(self.cache, rootfs)
                 repo_url = f"http://{plan.gateway(net)}:{repo.PORT}"
+                images_dir = os.path.join(repo_path, "images")
             os.makedirs(os.path.dirname(self.key), exist_ok=True)
             if not os.path.exists(self.key):
                 run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "kubesmith-lab", "-f", self.key])
@@ -128,11 +129,11 @@ class Lab:
                 "subnet": str(net), "bridge": bridge, "addresses": addresses,
                 "groups": {s.name: list(s.groups) for s in specs},
                 "images": {s.name: image_id for s in specs}, "apt_repo": repo_url,
-                "key_file": self.key, "inventory": os.path.join(self.state_dir, "inventory.yml"),
+                "key_file": self.key, "images_dir": images_dir, "inventory": os.path.join(self.state_dir, "inventory.yml"),
             }
             write_file(self.state_file, plan.dumps_json(new_state))
             self._wait_ssh(specs, addresses)
-            inv = plan.inventory(specs, addresses, self.key, repo_url)
+            inv = plan.inventory(specs, addresses, self.key, repo_url, images_dir)
             write_file(os.path.join(self.state_dir, "inventory.yml"),
                        "# written by `python -m lab up`; do not edit\n" + yaml.safe_dump(inv, sort_keys=False))
             write_file(os.path.join(self.state_dir, "terraform-output.json"),

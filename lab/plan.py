@@ -139,8 +139,8 @@ def groups_of(specs: list[HostSpec]) -> dict[str, list[str]]:
     return groups
 
 
-def inventory(specs, addresses, key_file, apt_repo_url) -> dict:
-    """An Ansible YAML inventory for the lab hosts."""
+def inventory(specs, addresses, key_file, apt_repo_url, images_dir=None) -> dict:
+    """An Ansible YAML inventory for the lab hosts (images_dir: controller path of test image tarballs)."""
     children: dict[str, dict] = {}
     for s in specs:
         for g in s.groups:
@@ -157,6 +157,7 @@ def inventory(specs, addresses, key_file, apt_repo_url) -> dict:
                 "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null",
                 "ansible_python_interpreter": "/usr/bin/python3",
                 "kubesmith_lab_apt_repo": apt_repo_url,
+                **({"kubesmith_lab_images_dir": images_dir} if images_dir else {}),
             },
             "children": {
                 "lab": {"hosts": {s.name: {"ansible_host": addresses[s.name]} for s in specs}},

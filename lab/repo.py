@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 
+from lab import oci
 from lab.image import FILES_DIR
 from lab.sysutil import LabError, locked, log, pid_alive, require_tools, run
 
@@ -27,7 +28,8 @@ def packages() -> list[str]:
 
 
 def repo_dir(cache: str, image_id: str) -> str:
-    key = hashlib.sha256((image_id + "\n" + "\n".join(packages())).encode()).hexdigest()[:12]
+    recipe = "\n".join([image_id, "oci-busybox-v1", *packages()])
+    key = hashlib.sha256(recipe.encode()).hexdigest()[:12]
     return os.path.join(cache, "repo", key)
 
 
@@ -62,6 +64,9 @@ def ensure_repo(cache: str, rootfs: str) -> str:
             raise LabError(f"dpkg-scanpackages failed: {scan.stderr.decode()[-1000:]}")
         with gzip.open(os.path.join(tmp, "Packages.gz"), "wb") as f:
             f.write(scan.stdout)
+        # container images for tests, served and read from here like an offline bundle's images/
+        os.makedirs(os.path.join(tmp, "images"))
+        oci.build_busybox_image(os.path.join(tmp, "images", "busybox-oci.tar"))
         shutil.rmtree(path, ignore_errors=True)
         os.rename(tmp, path)
         n = len([e for e in os.listdir(path) if e.endswith(".deb")])

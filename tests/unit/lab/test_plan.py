@@ -87,7 +87,8 @@ ADDRS = {"cp1": "172.30.77.11", "worker1": "172.30.77.12", "etcd1": "172.30.77.1
 
 
 def test_inventory_groups_and_connection_vars():
-    inv = plan.inventory(SPECS, ADDRS, "/k/id", "http://172.30.77.1:8080")["all"]
+    inv = plan.inventory(SPECS, ADDRS, "/k/id", "http://172.30.77.1:8080", "/c/images")["all"]
+    assert inv["vars"]["kubesmith_lab_images_dir"] == "/c/images"
     assert inv["vars"]["ansible_ssh_private_key_file"] == "/k/id"
     assert inv["vars"]["ansible_python_interpreter"] == "/usr/bin/python3"
     ch = inv["children"]
@@ -121,3 +122,26 @@ def test_builtin_modules_follow_the_kernel_config():
     kconfig = "CONFIG_BRIDGE_NETFILTER=y\nCONFIG_OVERLAY_FS=y\nCONFIG_IP_VS=m\n"
     assert hosts.builtin_modules(kconfig) == ["kernel/net/bridge/br_netfilter.ko", "kernel/fs/overlayfs/overlay.ko"]
     assert len(hosts.builtin_modules(None)) == len(hosts.BUILTIN_MODULES)
+
+
+def test_oci_layout_is_consistent_and_deterministic():
+    import hashlib
+    import json
+
+    from lab import oci
+
+    layer = oci.layer_from_busybox(b"\x7fELF fake busybox bytes", ["sh", "ls", "busybox"])
+    files = oci.image_layout(layer, "amd64")
+    assert files == oci.image_layout(layer, "amd64")  # same input, same digests
+    index = json.loads(files["index.json"])
+    (desc,) = index["manifests"]
+    assert desc["annotations"]["io.containerd.image.name"] == oci.REF
+    manifest = files["blobs/sha256/" + desc["digest"][7:]]
+    assert hashlib.sha256(manifest).hexdigest() == desc["digest"][7:]
+    m = json.loads(manifest)
+    for blob in [m["config"], *m["layers"]]:
+        data = files["blobs/sha256/" + blob["digest"][7:]]
+        assert len(data) == blob["size"]
+        assert hashlib.sha256(data).hexdigest() == blob["digest"][7:]
+    config = json.loads(files["blobs/sha256/" + m["config"]["digest"][7:]])
+    assert config["rootfs"]["diff_ids"] == ["sha256:" + hashlib.sha256(layer).hexdigest()]
