@@ -9,12 +9,15 @@ BIN       := $(CURDIR)/$(VENV)/bin
 PY        := $(BIN)/python
 HOSTS     ?= 3
 SCENARIO  ?= base
-SCENARIOS ?= base
+SCENARIOS ?= base node
 LAB       := $(PY) -m lab
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help setup lint unit lab-up lab-down lab-status molecule test cluster clean
+BENCH_SIZES ?= 3 10
+BENCH_REPS ?= 3
+
+.PHONY: help setup lint unit lab-up lab-down lab-status molecule test cluster bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -49,6 +52,9 @@ test: lint unit ## everything CI runs: lint, unit tests, lab tests, every Molecu
 
 cluster: lab-up ## the main job: lab hosts up, then the cluster playbook against them
 	$(BIN)/ansible-playbook -i .lab/inventory.yml playbooks/cluster.yml
+
+bench: setup ## node tier on 3 and 10 lab hosts: median converge and no-op times (.bench/)
+	$(PY) tools/bench.py --sizes $(BENCH_SIZES) --reps $(BENCH_REPS)
 
 clean: ## lab down, then remove the venv and collections (caches in ~/.cache/kubesmith-lab stay)
 	-[ -x $(PY) ] && $(LAB) down

@@ -116,8 +116,8 @@ class Lab:
             if stale:
                 log(f"removing hosts: {', '.join(stale)}")
                 self._stop([hosts.Host(n, self.state_dir) for n in stale])
-            addresses = plan.assign_addresses(specs, net, {k: v for k, v in state.get("addresses", {}).items()
-                                                           if k not in stale})
+            kept = {k: v for k, v in state.get("addresses", {}).items() if k not in stale}
+            addresses = plan.assign_addresses(specs, net, kept)
             booted = []
             for s in specs:
                 h = hosts.Host(s.name, self.state_dir)
@@ -129,7 +129,8 @@ class Lab:
                 "subnet": str(net), "bridge": bridge, "addresses": addresses,
                 "groups": {s.name: list(s.groups) for s in specs},
                 "images": {s.name: image_id for s in specs}, "apt_repo": repo_url,
-                "key_file": self.key, "images_dir": images_dir, "inventory": os.path.join(self.state_dir, "inventory.yml"),
+                "key_file": self.key, "images_dir": images_dir,
+                "inventory": os.path.join(self.state_dir, "inventory.yml"),
             }
             write_file(self.state_file, plan.dumps_json(new_state))
             self._wait_ssh(specs, addresses)

@@ -13,6 +13,8 @@ description:
     (overlay, br_netfilter, loadable modules) and the current values and writability of
     the given sysctls.
   - Read-only; replaces a full C(setup) run plus a handful of probe commands.
+  - The same data is also set as the fact C(kubesmith_host), so roles later in the play can
+    use it without another round trip.
 version_added: "0.1.0"
 options:
   ports:
@@ -42,6 +44,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+ansible_facts:
+  description: The same data under the fact C(kubesmith_host).
+  returned: always
+  type: dict
 os:
   description: Selected /etc/os-release fields.
   returned: always
@@ -181,7 +187,9 @@ def gather(module):
 
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    module.exit_json(changed=False, **gather(module))
+    facts = gather(module)
+    # also as a fact, so later roles of the same play reuse it instead of asking the host again
+    module.exit_json(changed=False, ansible_facts={"kubesmith_host": facts}, **facts)
 
 
 if __name__ == "__main__":
