@@ -46,3 +46,8 @@ def test_missing_control_plane_is_rejected(tmp_path):
     proc = run_role(tmp_path, "all:\n  children:\n    workers: {hosts: {w1: {ansible_host: 192.0.2.21}}}\n")
     assert proc.returncode != 0
     assert "no hosts in control_plane" in proc.stdout
+
+
+def test_sample_inventory_passes(tmp_path):
+    proc = run_role(tmp_path, (ROOT / "inventory" / "sample" / "hosts.yml").read_text())
+    assert proc.returncode == 0, proc.stdout + proc.stderr
