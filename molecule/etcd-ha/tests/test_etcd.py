@@ -1,0 +1,139 @@
+"""External etcd on lab hosts: TLS health, refusal without a certificate, and bounded fault tests.
+
+Figures (writes during a fault, seconds of unavailability) are printed and written to
+.bench/etcd-ha-faults.json in the project directory.
+"""
+
+import itertools
+import json
+import os
+import pathlib
+import time
+
+import pytest
+import testinfra
+import testinfra.utils.ansible_runner
+
+INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
+RUNNER = testinfra.utils.ansible_runner.AnsibleRunner(INVENTORY)
+MEMBERS = sorted(RUNNER.get_hosts("etcd"))
+testinfra_hosts = MEMBERS
+PKI = "/etc/etcd/pki"
+CTL = (f"etcdctl --endpoints=https://127.0.0.1:2379 --cacert={PKI}/ca.crt --cert={PKI}/client.crt "
+       f"--key={PKI}/client.key --dial-timeout=1s --command-timeout=2s")
+FIGURES = pathlib.Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", ".")) / ".bench" / "etcd-ha-faults.json"
+
+
+def get(name):
+    return testinfra.get_host(f"ansible://{name}?ansible_inventory={INVENTORY}")
+
+
+def address(name):
+    return RUNNER.get_variables(name)["ansible_host"]
+
+
+def record(key, value):
+    FIGURES.parent.mkdir(parents=True, exist_ok=True)
+    data = json.loads(FIGURES.read_text()) if FIGURES.exists() else {}
+    data[key] = value
+    FIGURES.write_text(json.dumps(data, indent=2))
+    print(f"FIGURE {key}: {value}")
+
+
+def journal(host, lines=30):
+    return host.run(f"journalctl -u etcd -n {lines} --no-pager -o cat").stdout
+
+
+def wait_for(fn, timeout, interval=0.2):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if fn():
+            return True
+        time.sleep(interval)
+    return False
+
+
+# --- per member ---------------------------------------------------------------------------
+
+def test_member_healthy_over_tls(host):
+    out = host.run(f"{CTL} endpoint health")
+    assert out.rc == 0, out.stderr + journal(host)
+
+
+def test_cluster_has_three_started_members(host):
+    members = json.loads(host.check_output(f"{CTL} member list -w json"))["members"]
+    assert sorted(m["name"] for m in members) == MEMBERS
+    assert all(m["clientURLs"] for m in members), "a member has not started"
+
+
+def test_key_files_are_private(host):
+    for key in ("server.key", "peer.key", "client.key"):
+        f = host.file(f"{PKI}/{key}")
+        assert f.mode == 0o600, f"{key} has mode {oct(f.mode)}"
+
+
+def test_client_without_certificate_is_refused(host):
+    me = address(host.backend.get_hostname())
+    out = host.run(f"etcdctl --endpoints=https://{me}:2379 --cacert={PKI}/ca.crt --dial-timeout=1s "
+                   f"--command-timeout=2s put /ks/nocert x")
+    assert out.rc != 0, "a client without a certificate could write"
+    plain = host.run(f"curl -sS --max-time 3 --cacert {PKI}/ca.crt https://{me}:2379/version")
+    assert plain.rc != 0, "the client port answered a client without a certificate"
+
+
+# --- the cluster, bounded fault tests ------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def cluster():
+    return {name: get(name) for name in MEMBERS}
+
+
+def leader_of(h):
+    status = json.loads(h.check_output(f"{CTL} endpoint status --cluster -w json"))
+    leader = status[0]["Status"]["leader"]
+    for s in status:
+        if s["Status"]["header"]["member_id"] == leader:
+            url = s["Endpoint"]
+            return next(n for n in MEMBERS if address(n) in url)
+    raise AssertionError(f"no leader in {status}")
+
+
+def test_one_member_down_keeps_quorum_and_catches_up(cluster):
+    writer, victim = cluster[MEMBERS[0]], cluster[MEMBERS[2]]
+    victim.run("systemctl stop etcd")
+    try:
+        out = writer.run(f"for i in $(seq 1 100); do {CTL} put /ks/down/$i v$i >/dev/null || echo FAIL; done")
+        failed = out.stdout.count("FAIL")
+    finally:
+        victim.run("systemctl start etcd")
+    record("writes_with_one_member_down", {"written": 100, "failed": failed})
+    assert failed == 0
+    caught_up = wait_for(lambda: victim.run(f"{CTL} get /ks/down/100 --consistency=s --print-value-only")
+                         .stdout.strip() == "v100", timeout=20)
+    assert caught_up, "the restarted member did not catch up in 20 s\n" + journal(victim)
+
+
+def test_leader_stop_costs_seconds_not_data(cluster):
+    """Stop the leader while a client writes every 0.1 s for 8 s: count failures and the gap."""
+    leader = leader_of(cluster[MEMBERS[0]])
+    client = cluster[next(n for n in MEMBERS if n != leader)]
+    script = (f"end=$(( $(date +%s) + 8 )); i=0; while [ $(date +%s) -lt $end ]; do i=$((i+1)); "
+              f"if {CTL} put /ks/leader/$i v >/dev/null 2>&1; then echo \"$(date +%s.%N) ok $i\"; "
+              f"else echo \"$(date +%s.%N) fail $i\"; fi; sleep 0.1; done")
+    client.run(f"nohup sh -c '{script}' > /root/leader-writes.log 2>&1 &")
+    time.sleep(2)
+    cluster[leader].run("systemctl stop etcd")
+    time.sleep(7)
+    cluster[leader].run("systemctl start etcd")
+    lines = [ln.split() for ln in client.file("/root/leader-writes.log").content_string.splitlines()]
+    oks = [(float(t), int(i)) for t, s, i in lines if s == "ok"]
+    fails = [float(t) for t, s, _ in lines if s == "fail"]
+    gap = max((b[0] - a[0] for a, b in itertools.pairwise(oks)), default=0.0)
+    # every acknowledged write is there
+    missing = [i for _, i in oks if client.run(f"{CTL} get /ks/leader/{i} --print-value-only").stdout.strip() != "v"]
+    record("leader_stop", {"writes_ok": len(oks), "writes_failed": len(fails), "acknowledged_missing": len(missing),
+                           "longest_gap_between_acknowledged_writes_s": round(gap, 2)})
+    assert oks, "no write succeeded"
+    assert not missing, f"acknowledged writes lost: {missing[:10]}"
+    assert gap < 5, f"writes stopped for {gap:.1f}s after the leader stopped"
+    assert wait_for(lambda: cluster[leader].run(f"{CTL} endpoint health").rc == 0, timeout=20)
