@@ -15,8 +15,14 @@ def _load(path):
 
 
 def _spec(role):
-    spec = _load(ROLES_DIR / role / "meta" / "argument_specs.yml")
-    return spec.get("argument_specs", {}).get("main", {}).get("options", {})
+    """Options of every entry point of the role (main, and tasks_from entry points), merged."""
+    specs = _load(ROLES_DIR / role / "meta" / "argument_specs.yml").get("argument_specs", {})
+    merged = {}
+    for entry in specs.values():
+        for name, opt in (entry.get("options") or {}).items():
+            assert merged.get(name, opt) == opt, f"{name} is specified differently in two entry points"
+            merged[name] = opt
+    return merged
 
 
 def test_there_are_roles():

@@ -8,11 +8,14 @@ import itertools
 import json
 import os
 import pathlib
+import shutil
+import subprocess
 import time
 
 import pytest
 import testinfra
 import testinfra.utils.ansible_runner
+import yaml
 
 INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
 RUNNER = testinfra.utils.ansible_runner.AnsibleRunner(INVENTORY)
@@ -137,3 +140,63 @@ def test_leader_stop_costs_seconds_not_data(cluster):
     assert not missing, f"acknowledged writes lost: {missing[:10]}"
     assert gap < 5, f"writes stopped for {gap:.1f}s after the leader stopped"
     assert wait_for(lambda: cluster[leader].run(f"{CTL} endpoint health").rc == 0, timeout=20)
+
+
+# --- backup and restore, member replacement: through the project's playbooks ----------------
+
+ROOT = pathlib.Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", "."))
+PKI_DIR = os.path.join(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/tmp"), "pki")
+
+
+def playbook(name, *extra, inventory=INVENTORY, timeout=300):
+    argv = [shutil.which("ansible-playbook"), "-i", inventory, str(ROOT / "playbooks" / name),
+            "-e", f"pki_dir={PKI_DIR}", "-e", f"etcd_pki_dir={PKI_DIR}", *extra]
+    t0 = time.monotonic()
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False,
+                          env={**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"})
+    assert proc.returncode == 0, f"{name} failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-3000:]}"
+    return time.monotonic() - t0
+
+
+def count(h, prefix):
+    return int(json.loads(h.check_output(f"{CTL} get --prefix {prefix} --keys-only -w json")).get("count", 0))
+
+
+def test_snapshot_destroy_restore_brings_every_key_back(cluster, tmp_path):
+    n = 500
+    e1 = cluster[MEMBERS[0]]
+    e1.check_output(f"for i in $(seq 1 {n}); do {CTL} put /ks/restore/$i v$i >/dev/null; done")
+    assert count(e1, "/ks/restore/") == n
+    backup_s = playbook("etcd-backup.yml", "-e", f"etcd_backup_controller_dir={tmp_path}", "-e", "etcd_backup_keep=2")
+    snapshots = sorted(tmp_path.glob("etcd-*.db"))
+    assert len(snapshots) == 1, snapshots
+    # destroy: the keys are deleted, and a key written after the snapshot must vanish with the restore
+    e1.check_output(f"{CTL} del --prefix /ks/restore/ && {CTL} put /ks/after-snapshot x")
+    assert count(e1, "/ks/restore/") == 0
+    restore_s = playbook("etcd-restore.yml", "-e", f"etcd_restore_snapshot={snapshots[0]}")
+    restored = count(e1, "/ks/restore/")
+    record("snapshot_restore", {"keys_written": n, "keys_restored": restored, "backup_playbook_s": round(backup_s, 1),
+                                "restore_playbook_s": round(restore_s, 1)})
+    assert restored == n
+    assert count(e1, "/ks/after-snapshot") == 0
+    for name in MEMBERS:
+        assert cluster[name].run(f"{CTL} endpoint health").rc == 0, journal(cluster[name])
+
+
+def test_replace_a_member_whose_host_is_gone(cluster, tmp_path):
+    dead, new = MEMBERS[-1], "etcd4"
+    subprocess.run(["ip", "link", "set", f"vb-{dead}", "down"], check=True)  # the host is gone from the network
+    inv = yaml.safe_load(pathlib.Path(INVENTORY).read_text())
+    inv["etcd"]["hosts"] = {h: None for h in MEMBERS if h != dead} | {new: None}
+    inv.pop("etcd_spare", None)
+    new_inventory = tmp_path / "inventory.yml"
+    new_inventory.write_text(yaml.safe_dump(inv))
+    took = playbook("etcd-replace-member.yml", "-e", f"etcd_replace_dead_member={dead}", inventory=str(new_inventory))
+    e1, e4 = cluster[MEMBERS[0]], get(new)
+    members = json.loads(e1.check_output(f"{CTL} member list -w json"))["members"]
+    names = sorted(m.get("name", "") for m in members)
+    record("replace_member", {"dead": dead, "new": new, "playbook_s": round(took, 1), "members": names})
+    assert names == sorted([*(h for h in MEMBERS if h != dead), new])
+    assert e4.run(f"{CTL} endpoint health").rc == 0, journal(e4)
+    # the new member serves data written before it joined
+    assert count(e4, "/ks/restore/") == 500
