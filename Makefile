@@ -17,7 +17,7 @@ export PATH := $(BIN):$(PATH)
 BENCH_SIZES ?= 3 10
 BENCH_REPS ?= 3
 
-.PHONY: help setup lint unit lab-up lab-down lab-status molecule test cluster bench clean
+.PHONY: help setup lint unit render-check lab-up lab-down lab-status molecule test cluster bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -34,6 +34,11 @@ unit: setup ## unit tests (pytest tests/unit)
 	rc=0; $(BIN)/pytest -q tests/unit || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "unit: no tests collected"; rc=0; fi; exit $$rc
 
+render-check: setup ## render the sample apps without a cluster and validate the files strictly
+	rm -rf .render/sample
+	$(BIN)/ansible-playbook -i inventory/sample/hosts.yml playbooks/apps.yml -e apps_render_dir=$(CURDIR)/.render/sample
+	$(BIN)/kubernetes-validate --strict --quiet -k 1.31.4 .render/sample/*.yaml
+
 lab-up: setup ## start HOSTS lab hosts (1 control plane + HOSTS-1 workers)
 	$(LAB) up --control-plane 1 --workers $$(( $(HOSTS) - 1 ))
 
@@ -46,8 +51,8 @@ lab-status: setup ## show the lab hosts
 molecule: setup ## run one Molecule scenario on lab hosts (SCENARIO=name)
 	$(BIN)/molecule test -s $(SCENARIO)
 
-test: lint unit ## everything CI runs: lint, unit tests, lab tests, every Molecule scenario
-	$(BIN)/pytest -q tests/lab
+test: lint unit render-check ## everything CI runs: lint, unit, render check, lab tests, every Molecule scenario
+	$(BIN)/pytest -q tests/integration tests/lab
 	for s in $(SCENARIOS); do $(BIN)/molecule test -s $$s; done
 
 cluster: lab-up ## the main job: lab hosts up, then the cluster playbook against them
