@@ -55,8 +55,8 @@ test: lint unit render-check ## everything CI runs: lint, unit, render check, la
 	$(BIN)/pytest -q tests/integration tests/lab
 	for s in $(SCENARIOS); do $(BIN)/molecule test -s $$s; done
 
-cluster: lab-up ## the main job: lab hosts up, then the cluster playbook against them
-	$(BIN)/ansible-playbook -i .lab/inventory.yml playbooks/cluster.yml
+cluster: lab-up ## the main job: lab hosts up, then `kubesmith up` on them through the Terraform inventory plugin
+	$(BIN)/kubesmith up -i inventory/lab.terraform.yml
 
 bench: setup ## node tier on 3 and 10 lab hosts: median converge and no-op times (.bench/)
 	$(PY) tools/bench.py --sizes $(BENCH_SIZES) --reps $(BENCH_REPS)

@@ -138,7 +138,7 @@ class Lab:
             write_file(os.path.join(self.state_dir, "inventory.yml"),
                        "# written by `python -m lab up`; do not edit\n" + yaml.safe_dump(inv, sort_keys=False))
             write_file(os.path.join(self.state_dir, "terraform-output.json"),
-                       plan.dumps_json(plan.terraform_output(specs, addresses, self.key)))
+                       plan.dumps_json(plan.terraform_output(specs, addresses, self.key, repo_url)))
         took = time.monotonic() - t0
         log(f"{len(specs)} hosts up ({len(booted)} booted) in {took:.1f}s; "
             f"inventory: {os.path.join(self.state_dir, 'inventory.yml')}")

@@ -167,8 +167,13 @@ def inventory(specs, addresses, key_file, apt_repo_url, images_dir=None) -> dict
     }
 
 
-def terraform_output(specs, addresses, key_file) -> dict:
-    """The lab hosts in the shape `terraform output -json` prints for `hosts` and `groups` outputs."""
+# What every lab host needs besides its address (the plugin reads it from the `cluster` output).
+SSH_COMMON_ARGS = "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"
+
+
+def terraform_output(specs, addresses, key_file, apt_repo_url=None) -> dict:
+    """The lab hosts in kubesmith's Terraform output contract (terraform/README.md), in the shape
+    `terraform output -json` prints: `hosts`, `groups` (with `lab`) and `cluster` outputs."""
     hosts = {
         s.name: {
             "address": addresses[s.name],
@@ -182,9 +187,14 @@ def terraform_output(specs, addresses, key_file) -> dict:
         "object",
         {"address": "string", "user": "string", "groups": ["list", "string"], "vars": ["map", "string"]},
     ]
+    cluster = {"ansible_ssh_common_args": SSH_COMMON_ARGS}
+    if apt_repo_url:
+        cluster["kubesmith_lab_apt_repo"] = apt_repo_url
     return {
         "hosts": {"sensitive": False, "type": ["map", host_type], "value": hosts},
-        "groups": {"sensitive": False, "type": ["map", ["list", "string"]], "value": groups_of(specs)},
+        "groups": {"sensitive": False, "type": ["map", ["list", "string"]],
+                   "value": {**groups_of(specs), "lab": [s.name for s in specs]}},
+        "cluster": {"sensitive": False, "type": ["map", "string"], "value": cluster},
     }
 
 

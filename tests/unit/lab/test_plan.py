@@ -99,8 +99,8 @@ def test_inventory_groups_and_connection_vars():
 
 
 def test_terraform_output_has_the_shape_terraform_prints():
-    out = plan.terraform_output(SPECS, ADDRS, "/k/id")
-    assert set(out) == {"hosts", "groups"}
+    out = plan.terraform_output(SPECS, ADDRS, "/k/id", "http://172.30.77.1:8080")
+    assert set(out) == {"hosts", "groups", "cluster"}
     for o in out.values():
         assert set(o) == {"sensitive", "type", "value"}
         assert o["sensitive"] is False
@@ -109,7 +109,9 @@ def test_terraform_output_has_the_shape_terraform_prints():
         "vars": {"ansible_ssh_private_key_file": "/k/id"},
     }
     assert out["groups"]["value"] == {"control_plane": ["cp1"], "workers": ["worker1"], "etcd": ["etcd1"],
-                                      "k8s_cluster": ["cp1", "worker1"]}
+                                      "k8s_cluster": ["cp1", "worker1"], "lab": ["cp1", "worker1", "etcd1"]}
+    assert out["cluster"]["value"] == {"ansible_ssh_common_args": plan.SSH_COMMON_ARGS,
+                                       "kubesmith_lab_apt_repo": "http://172.30.77.1:8080"}
 
 
 def test_fresh_host_knows_only_itself():

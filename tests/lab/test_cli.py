@@ -1,0 +1,134 @@
+"""`kubesmith` against real lab hosts, with the inventory read from Terraform-shaped output.
+
+Two hosts on their own bridge, subnet, state directory and names (k*), so a developer's lab and
+the lab cycle test are untouched. The inventory is the lab's terraform-output.json plus a
+`cluster` output, read through the terraform_output plugin as a user's Terraform would be.
+"""
+
+import json
+import os
+import pathlib
+import select
+import subprocess
+import sys
+import time
+
+import pytest
+
+from kubesmith_cli.main import count_plays
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+BRIDGE = "kscli0"
+SUBNET = "172.30.81.0/24"
+HOSTS = ["--host=kcp1:control_plane", "--host=kw1:workers"]
+SSH_ARGS = "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    state = tmp_path_factory.mktemp("cli-lab")
+    env = {**os.environ, "KUBESMITH_LAB_BRIDGE": BRIDGE, "KUBESMITH_LAB_SUBNET": SUBNET}
+
+    def labcmd(*args, check=True):
+        proc = subprocess.run([sys.executable, "-m", "lab", "--state-dir", str(state), *args], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=300, check=False)
+        if check:
+            assert proc.returncode == 0, proc.stderr
+        return proc
+
+    labcmd("up", *HOSTS)
+    outputs = json.loads((state / "terraform-output.json").read_text())
+    outputs.setdefault("cluster", {"sensitive": False, "value": {"ansible_ssh_common_args": SSH_ARGS}})
+    contract = state / "contract.json"
+    contract.write_text(json.dumps(outputs))
+    yield {"state": state, "contract": contract, "outputs": outputs}
+    labcmd("down", check=False)
+
+
+def kubesmith_env():
+    return {k: v for k, v in os.environ.items() if not k.startswith(("ANSIBLE_", "KUBESMITH_"))}
+
+
+def kubesmith(*args, timeout=300):
+    return subprocess.run([sys.executable, "-m", "kubesmith_cli", *args], cwd=ROOT, env=kubesmith_env(),
+                          capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def kubesmith_on_a_terminal(*args, timeout=300) -> tuple[int, str]:
+    """Run kubesmith with a pseudo-terminal as its stdout, as a person at a terminal would."""
+    import fcntl
+    import struct
+    import termios
+
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 140, 0, 0))
+    proc = subprocess.Popen([sys.executable, "-m", "kubesmith_cli", *args], cwd=ROOT, env=kubesmith_env(),
+                            stdin=subprocess.DEVNULL, stdout=slave, stderr=slave)
+    os.close(slave)
+    chunks, deadline = [], time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 1)
+        if ready:
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # the child closed the terminal
+                break
+            if not data:
+                break
+            chunks.append(data)
+        elif proc.poll() is not None:
+            break
+    os.close(master)
+    return proc.wait(timeout=30), b"".join(chunks).decode(errors="replace")
+
+
+def test_validate_checks_fresh_hosts_with_a_live_display(lab, tmp_path):
+    t0 = time.monotonic()
+    code, screen = kubesmith_on_a_terminal("validate", "-i", str(lab["contract"]),
+                                           "--summary-file", str(tmp_path / "s.json"))
+    took = time.monotonic() - t0
+    assert code == 0, screen
+    assert "\r\x1b[2K" in screen  # the status line was redrawn in place
+    assert "play 2/3: Check the cluster hosts" in screen
+    assert "HOST" in screen
+    assert "kubesmith validate: OK in" in screen
+    summary = json.loads((tmp_path / "s.json").read_text())
+    assert summary["check_mode"] is True
+    assert set(summary["hosts"]) == {"localhost", "kcp1", "kw1"}
+    assert all(h["failed"] == 0 and h["unreachable"] == 0 for h in summary["hosts"].values())
+    assert summary["plays"] == 3
+    assert took < 120, f"validate on 2 hosts took {took:.1f}s"
+
+
+def test_up_then_up_check_changes_nothing(lab):
+    up = kubesmith("up", "-i", str(lab["contract"]), "--plain")
+    assert up.returncode == 0, up.stdout + up.stderr
+    assert "kubesmith up: OK in" in up.stdout
+    t0 = time.monotonic()
+    check = kubesmith("up", "--check", "--diff", "--json", "-i", str(lab["contract"]))
+    took = time.monotonic() - t0
+    assert check.returncode == 0, check.stdout + check.stderr
+    lines = [json.loads(line) for line in check.stdout.splitlines()]
+    assert any(e["event"] == "playbook_on_stats" for e in lines)
+    summary = lines[-1]
+    assert summary["status"] == "ok"
+    assert summary["check_mode"] is True
+    assert {h: s["changed"] for h, s in summary["hosts"].items()} == {"localhost": 0, "kcp1": 0, "kw1": 0}
+    assert summary["plays"] == count_plays(ROOT / "playbooks" / "cluster.yml")
+    assert f"PLAY 3/{summary['plays']}" in check.stderr  # the progress went to stderr, plain (no terminal)
+    assert took < 120, f"up --check on 2 hosts took {took:.1f}s"
+
+
+def test_a_host_that_does_not_answer_exits_5(lab, tmp_path):
+    outputs = json.loads(json.dumps(lab["outputs"]))
+    key = outputs["hosts"]["value"]["kw1"]["vars"]
+    outputs["hosts"]["value"]["kgone"] = {"address": "172.30.81.99", "user": "root", "groups": ["workers"],
+                                          "vars": {**key, "ansible_timeout": "5"}}
+    contract = tmp_path / "contract.json"
+    contract.write_text(json.dumps(outputs))
+    r = kubesmith("validate", "-i", str(contract), "-l", "kgone,localhost", "--summary-file", str(tmp_path / "s.json"),
+                  timeout=120)
+    assert r.returncode == 5, r.stdout + r.stderr
+    summary = json.loads((tmp_path / "s.json").read_text())
+    assert [u["host"] for u in summary["unreachable"]] == ["kgone"]
+    assert "UNREACHABLE kgone" in r.stdout
