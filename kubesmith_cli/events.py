@@ -13,6 +13,7 @@ import time
 
 from kubesmith_cli import ERROR, FAILED, INTERRUPTED, OK, UNREACHABLE
 
+DEBUG_ACTIONS = {"debug", "ansible.builtin.debug", "ansible.legacy.debug"}
 RESULT_EVENTS = {"runner_on_ok", "runner_on_failed", "runner_on_skipped", "runner_on_unreachable"}
 STATS_KEYS = {"ok": "ok", "changed": "changed", "failures": "failed", "dark": "unreachable",
               "skipped": "skipped", "rescued": "rescued", "ignored": "ignored"}
@@ -34,7 +35,7 @@ class HostStats:
 class Note:
     """Something worth a line: a play starting, a task starting, a host changed, failed or unreachable."""
 
-    kind: str  # play, task, changed, failed, unreachable, error
+    kind: str  # play, task, changed, failed, unreachable, error, message
     text: str
     host: str | None = None
 
@@ -128,6 +129,9 @@ class RunState:
         where = {"host": host, "task": task, "play": data.get("play") or self.play}
         if kind == "runner_on_ok":
             st.ok += 1
+            if data.get("task_action") in DEBUG_ACTIONS and isinstance(res, dict) and res.get("msg"):
+                # what a playbook chose to tell the user (e.g. which tiers are not built yet)
+                return [Note("message", f"{host}: {' '.join(str(res['msg']).split())}", host)]
             if isinstance(res, dict) and res.get("changed"):
                 st.changed += 1
                 return [Note("changed", f"changed: {host}", host)]

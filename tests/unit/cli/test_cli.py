@@ -375,3 +375,15 @@ def test_an_extra_var_ansible_would_choke_on_is_bad_input(project, value, messag
 def test_good_extra_vars_pass(tmp_path):
     (tmp_path / "v.yml").write_text("a: 1\n")
     cli.check_extra_vars(["a=1 b=2", '{"a": [1]}', f"@{tmp_path / 'v.yml'}"])
+
+
+def test_a_debug_message_of_the_playbook_is_shown():
+    _state, notes = fed([
+        ev("playbook_on_play_start", name="Report", play_pattern="localhost"),
+        ev("playbook_on_task_start", name="Say how far"),
+        ev("runner_on_ok", host="localhost", task_action="ansible.builtin.debug",
+           res={"msg": "kubesmith: not built yet:\n  the HA API endpoint", "changed": False}),
+        ev("runner_on_ok", host="cp1", task_action="ansible.builtin.command", res={"msg": "", "changed": False}),
+    ], hosts=("localhost",))
+    assert [(n.kind, n.text) for n in notes if n.kind == "message"] == [
+        ("message", "localhost: kubesmith: not built yet: the HA API endpoint")]
