@@ -142,6 +142,14 @@ def test_leader_stop_costs_seconds_not_data(cluster):
     assert wait_for(lambda: cluster[leader].run(f"{CTL} endpoint health").rc == 0, timeout=20)
 
 
+def test_only_members_reach_the_client_port(cluster):
+    """The firewall (role firewall, run by etcd.yml): a lab host outside the etcd group is dropped."""
+    target = address(MEMBERS[0])
+    probe = f"timeout 3 bash -c '</dev/tcp/{target}/2379' && echo open || echo closed"
+    assert get("worker1").run(probe).stdout.strip() == "closed"
+    assert cluster[MEMBERS[1]].run(probe).stdout.strip() == "open"
+
+
 # --- backup and restore, member replacement: through the project's playbooks ----------------
 
 ROOT = pathlib.Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", "."))
