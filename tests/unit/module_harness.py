@@ -116,3 +116,33 @@ class ModuleHarness:
 @pytest.fixture
 def module_harness(monkeypatch) -> ModuleHarness:
     return ModuleHarness(monkeypatch)
+
+
+class FakeClock:
+    """Stands in for a module's ``time``: monotonic() advances only by sleep(), sleeps are recorded."""
+
+    def __init__(self, now: float = 1000.0):
+        self.now = now
+        self.sleeps: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def tls_files(tmp_path):
+    """CA, certificate and key files that exist (their content is never parsed by the modules)."""
+
+    class Tls:
+        ca = tmp_path / "pki" / "ca.crt"
+        cert = tmp_path / "pki" / "client.crt"
+        key = tmp_path / "pki" / "client.key"
+
+    Tls.ca.parent.mkdir()
+    for path in (Tls.ca, Tls.cert, Tls.key):
+        path.write_text("-----BEGIN CERTIFICATE-----\n")
+    return Tls

@@ -6,6 +6,7 @@ import pytest
 import yaml
 from ansible.module_utils.basic import AnsibleModule
 from fixtures.etcd.recorded import load
+from module_harness import FakeClock
 
 ETCDCTL = "/usr/bin/etcdctl"
 E1, E2, E3, E4 = (f"https://127.0.0.1:2379{i}" for i in range(1, 5))
@@ -19,18 +20,6 @@ DIAGNOSIS = "the server rejected the client certificate: TLSV13_ALERT_CERTIFICAT
 def rec(name):
     return load(name).result()
 
-
-class FakeClock:
-    def __init__(self):
-        self.now = 1000.0
-        self.sleeps = []
-
-    def monotonic(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 @pytest.fixture
@@ -60,16 +49,8 @@ def diagnosed(monkeypatch):
 
 
 @pytest.fixture
-def pki(tmp_path):
-    class Pki:
-        ca = tmp_path / "pki" / "ca.crt"
-        cert = tmp_path / "pki" / "client.crt"
-        key = tmp_path / "pki" / "client.key"
-
-    Pki.ca.parent.mkdir()
-    for path in (Pki.ca, Pki.cert, Pki.key):
-        path.write_text("-----BEGIN CERTIFICATE-----\n")
-    return Pki
+def pki(tls_files):
+    return tls_files
 
 
 def args(pki, **extra):

@@ -74,16 +74,8 @@ def warnings(monkeypatch):
 
 
 @pytest.fixture
-def pki(tmp_path):
-    class Pki:
-        ca = tmp_path / "pki" / "ca.crt"
-        cert = tmp_path / "pki" / "client.crt"
-        key = tmp_path / "pki" / "client.key"
-
-    Pki.ca.parent.mkdir()
-    for path in (Pki.ca, Pki.cert, Pki.key):
-        path.write_text("pem\n")
-    return Pki
+def pki(tls_files):
+    return tls_files
 
 
 @pytest.fixture

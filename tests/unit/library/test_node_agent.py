@@ -11,6 +11,7 @@ import node_agent
 import pytest
 import yaml
 from ansible.module_utils.basic import AnsibleModule
+from module_harness import FakeClock
 
 NAME = "containerd"
 UNIT = f"{NAME}.service"
@@ -599,18 +600,6 @@ def test_only_the_secret_content_is_no_log(module_harness, paths):
 
 # --- health -----------------------------------------------------------------------------------
 
-
-class FakeClock:
-    def __init__(self):
-        self.now = 1000.0
-        self.sleeps = []
-
-    def monotonic(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 @pytest.fixture
