@@ -116,30 +116,40 @@ def test_one_member_down_keeps_quorum_and_catches_up(cluster):
     assert caught_up, "the restarted member did not catch up in 20 s\n" + journal(victim)
 
 
-def test_leader_stop_costs_seconds_not_data(cluster):
-    """Stop the leader while a client writes every 0.1 s for 8 s: count failures and the gap."""
+def leader_fault(cluster, fault, recover, label):
+    """Apply ``fault`` to the leader while a client on another member writes every 0.1 s for 8 s:
+    count failed writes, measure the longest gap between acknowledged writes, check none is lost."""
     leader = leader_of(cluster[MEMBERS[0]])
     client = cluster[next(n for n in MEMBERS if n != leader)]
+    log = f"/root/{label}-writes.log"
     script = (f"end=$(( $(date +%s) + 8 )); i=0; while [ $(date +%s) -lt $end ]; do i=$((i+1)); "
-              f"if {CTL} put /ks/leader/$i v >/dev/null 2>&1; then echo \"$(date +%s.%N) ok $i\"; "
+              f"if {CTL} put /ks/{label}/$i v >/dev/null 2>&1; then echo \"$(date +%s.%N) ok $i\"; "
               f"else echo \"$(date +%s.%N) fail $i\"; fi; sleep 0.1; done")
-    client.run(f"nohup sh -c '{script}' > /root/leader-writes.log 2>&1 &")
+    client.run(f"nohup sh -c '{script}' > {log} 2>&1 &")
     time.sleep(2)
-    cluster[leader].run("systemctl stop etcd")
+    cluster[leader].run(fault)
     time.sleep(7)
-    cluster[leader].run("systemctl start etcd")
-    lines = [ln.split() for ln in client.file("/root/leader-writes.log").content_string.splitlines()]
+    cluster[leader].run(recover)
+    lines = [ln.split() for ln in client.file(log).content_string.splitlines()]
     oks = [(float(t), int(i)) for t, s, i in lines if s == "ok"]
     fails = [float(t) for t, s, _ in lines if s == "fail"]
     gap = max((b[0] - a[0] for a, b in itertools.pairwise(oks)), default=0.0)
-    # every acknowledged write is there
-    missing = [i for _, i in oks if client.run(f"{CTL} get /ks/leader/{i} --print-value-only").stdout.strip() != "v"]
-    record("leader_stop", {"writes_ok": len(oks), "writes_failed": len(fails), "acknowledged_missing": len(missing),
-                           "longest_gap_between_acknowledged_writes_s": round(gap, 2)})
+    missing = [i for _, i in oks if client.run(f"{CTL} get /ks/{label}/{i} --print-value-only").stdout.strip() != "v"]
+    record(label, {"writes_ok": len(oks), "writes_failed": len(fails), "acknowledged_missing": len(missing),
+                   "longest_gap_between_acknowledged_writes_s": round(gap, 2)})
     assert oks, "no write succeeded"
     assert not missing, f"acknowledged writes lost: {missing[:10]}"
-    assert gap < 5, f"writes stopped for {gap:.1f}s after the leader stopped"
+    assert gap < 5, f"writes stopped for {gap:.1f}s after the fault on the leader"
     assert wait_for(lambda: cluster[leader].run(f"{CTL} endpoint health").rc == 0, timeout=20)
+
+
+def test_leader_stop_costs_seconds_not_data(cluster):
+    leader_fault(cluster, "systemctl stop etcd", "systemctl start etcd", "leader_stop")
+
+
+def test_leader_kill_costs_seconds_not_data(cluster):
+    """kill -9: no leadership transfer; the unit restarts the process (Restart=on-abnormal)."""
+    leader_fault(cluster, "systemctl kill -s KILL etcd", "systemctl start etcd", "leader_kill")
 
 
 def test_only_members_reach_the_client_port(cluster):
