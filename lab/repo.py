@@ -56,9 +56,8 @@ def ensure_repo(cache: str, rootfs: str) -> str:
             run(["apt-get", "update", "-q"], capture=True)
             run(argv, capture=True)
         shutil.rmtree(os.path.join(tmp, "partial"), ignore_errors=True)
-        for leftover in ("lock",):
-            if os.path.exists(os.path.join(tmp, leftover)):
-                os.unlink(os.path.join(tmp, leftover))
+        if os.path.exists(os.path.join(tmp, "lock")):  # apt's lock file, not a package
+            os.unlink(os.path.join(tmp, "lock"))
         scan = subprocess.run(["dpkg-scanpackages", "-m", ".", "/dev/null"], cwd=tmp, capture_output=True, check=False)
         if scan.returncode != 0:
             raise LabError(f"dpkg-scanpackages failed: {scan.stderr.decode()[-1000:]}")

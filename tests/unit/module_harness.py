@@ -118,6 +118,13 @@ def module_harness(monkeypatch) -> ModuleHarness:
     return ModuleHarness(monkeypatch)
 
 
+def fake_bin_paths(monkeypatch, found: dict) -> dict:
+    """AnsibleModule.get_bin_path answers from ``found`` (name -> path; missing -> None)."""
+    monkeypatch.setattr(basic.AnsibleModule, "get_bin_path",
+                        lambda self, arg, required=False, opt_dirs=None: found.get(arg))
+    return found
+
+
 class FakeClock:
     """Stands in for a module's ``time``: monotonic() advances only by sleep(), sleeps are recorded."""
 

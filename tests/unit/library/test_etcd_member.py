@@ -6,7 +6,7 @@ import pytest
 import yaml
 from ansible.module_utils.basic import AnsibleModule
 from fixtures.etcd.recorded import load
-from module_harness import FakeClock
+from module_harness import FakeClock, fake_bin_paths
 
 ETCDCTL = "/usr/bin/etcdctl"
 E1, E2, E3, E4 = (f"https://127.0.0.1:2379{i}" for i in range(1, 5))
@@ -31,9 +31,7 @@ def clock(monkeypatch):
 
 @pytest.fixture(autouse=True)
 def binaries(monkeypatch):
-    found = {"etcdctl": ETCDCTL}
-    monkeypatch.setattr(AnsibleModule, "get_bin_path", lambda self, arg, required=False, opt_dirs=None: found.get(arg))
-    return found
+    return fake_bin_paths(monkeypatch, {"etcdctl": ETCDCTL})
 
 
 @pytest.fixture(autouse=True)

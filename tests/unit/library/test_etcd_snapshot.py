@@ -12,6 +12,7 @@ import pytest
 import yaml
 from ansible.module_utils.basic import AnsibleModule
 from fixtures.etcd.recorded import load
+from module_harness import fake_bin_paths
 
 ETCDCTL = "/usr/bin/etcdctl"
 ETCDUTL = "/usr/local/bin/etcdutl"
@@ -52,9 +53,7 @@ def saving(data=None, result=None, part_only=False):
 
 @pytest.fixture(autouse=True)
 def binaries(monkeypatch):
-    found = {"etcdctl": ETCDCTL}
-    monkeypatch.setattr(AnsibleModule, "get_bin_path", lambda self, arg, required=False, opt_dirs=None: found.get(arg))
-    return found
+    return fake_bin_paths(monkeypatch, {"etcdctl": ETCDCTL})
 
 
 @pytest.fixture(autouse=True)
