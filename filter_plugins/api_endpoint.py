@@ -39,7 +39,7 @@ def api_endpoint_problems(s: dict) -> list[str]:
     problems = []
     vip_mode = s["mode"] == "vip"
     if not s["backends"]:
-        problems.append("control_plane has no hosts: the endpoint balances to the API servers of that group.")
+        problems.append("kube_control_plane has no hosts: the endpoint balances to the API servers of that group.")
     bad_ports = [n for n in ("port", "local_port", "backend_port") if _bad_port(s[n])]
     for name in bad_ports:
         problems.append(f"api_endpoint_{name} {s[name]!r} is not a TCP port (1-65535).")

@@ -32,10 +32,10 @@ description:
     groups the hosts name themselves.
   - Output C(cluster) (optional) is a map of variables set on every host (group C(all)), for
     example the API endpoint.
-  - Groups must be ones kubesmith knows (C(control_plane), C(workers), C(etcd),
+  - Groups must be ones kubesmith knows (C(kube_control_plane), C(kube_node), C(etcd),
     C(loadbalancers), C(k8s_cluster), C(lab)) or be listed in O(extra_groups); another name is
     an error that says which group to use. C(k8s_cluster) is always the parent of
-    C(control_plane) and C(workers).
+    C(kube_control_plane) and C(kube_node).
   - The source is a saved C(terraform output -json) file, a saved C(terraform show -json) file,
     a state file (C(terraform.tfstate), format version 4, Terraform 0.12 and later) or a
     Terraform configuration directory, in which C(terraform output -json) is run (it must have
@@ -122,21 +122,23 @@ cache_connection: ~/.cache/kubesmith-inventory
 """
 
 # Groups kubesmith's playbooks read, and the parent groups it builds from them.
-KNOWN_GROUPS = ("control_plane", "workers", "etcd", "loadbalancers", "k8s_cluster", "lab")
-PARENT_GROUPS = {"k8s_cluster": ("control_plane", "workers")}
+KNOWN_GROUPS = ("kube_control_plane", "kube_node", "etcd", "loadbalancers", "k8s_cluster", "lab")
+PARENT_GROUPS = {"k8s_cluster": ("kube_control_plane", "kube_node")}
 # Group names other tools use, and the kubesmith group to rename each to (as the
 # inventory_check role rejects them).
 RENAMED_GROUPS = {
-    "kube_control_plane": "control_plane",
-    "kube-master": "control_plane",
-    "kube_master": "control_plane",
-    "masters": "control_plane",
-    "master": "control_plane",
-    "kube_node": "workers",
-    "kube-node": "workers",
-    "nodes": "workers",
-    "node": "workers",
-    "agents": "workers",
+    "control_plane": "kube_control_plane",
+    "controlplane": "kube_control_plane",
+    "kube-master": "kube_control_plane",
+    "kube_master": "kube_control_plane",
+    "masters": "kube_control_plane",
+    "master": "kube_control_plane",
+    "workers": "kube_node",
+    "worker": "kube_node",
+    "kube-node": "kube_node",
+    "nodes": "kube_node",
+    "node": "kube_node",
+    "agents": "kube_node",
 }
 HOST_KEYS = ("address", "user", "groups", "vars")
 HOST_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")

@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 
 # Flag -> (host name prefix, inventory group).
 ROLE_FLAGS = {
-    "control_plane": ("cp", "control_plane"),
-    "workers": ("worker", "workers"),
+    "control_plane": ("cp", "kube_control_plane"),
+    "workers": ("worker", "kube_node"),
     "etcd": ("etcd", "etcd"),
     "loadbalancers": ("lb", "loadbalancers"),
 }
 # Parent groups written into every inventory: group -> children.
-PARENT_GROUPS = {"k8s_cluster": ["control_plane", "workers"]}
+PARENT_GROUPS = {"k8s_cluster": ["kube_control_plane", "kube_node"]}
 FIRST_HOST_OFFSET = 11  # .1 is the bridge (gateway + apt mirror), .2-.10 stay free for VIPs
 HOSTNAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,10}$")  # "vb-" + name must fit IFNAMSIZ (15)
 GROUP_RE = re.compile(r"^[a-z_][a-z0-9_]*$")

@@ -3,9 +3,9 @@
 # the outputs are known at plan time and stay the same across applies.
 
 locals {
-  prefixes = { control_plane = "cp", workers = "worker", etcd = "etcd", loadbalancers = "lb" }
+  prefixes = { kube_control_plane = "cp", kube_node = "worker", etcd = "etcd", loadbalancers = "lb" }
   machine_list = flatten([
-    for group in ["control_plane", "etcd", "loadbalancers", "workers"] : [
+    for group in ["kube_control_plane", "etcd", "loadbalancers", "kube_node"] : [
       for i in range(try(var.machines[group].count, 0)) : {
         name   = "${var.name_prefix}-${local.prefixes[group]}${i + 1}"
         group  = group
@@ -18,7 +18,7 @@ locals {
   machines = { for idx, m in local.machine_list : m.name => merge(m, {
     address = cidrhost(var.network_cidr, 11 + idx)
   }) }
-  control_plane = sort([for name, m in local.machines : name if m.group == "control_plane"])
+  kube_control_plane = sort([for name, m in local.machines : name if m.group == "kube_control_plane"])
 }
 
 resource "libvirt_network" "cluster" {
@@ -108,8 +108,8 @@ module "inventory" {
     )
   } }
   cluster = merge(
-    length(local.control_plane) == 0 ? {} : {
-      kubesmith_api_endpoint = "${local.machines[local.control_plane[0]].address}:6443"
+    length(local.kube_control_plane) == 0 ? {} : {
+      kubesmith_api_endpoint = "${local.machines[local.kube_control_plane[0]].address}:6443"
     },
     var.kube_packages_version == null ? {} : { kube_packages_version = var.kube_packages_version },
   )

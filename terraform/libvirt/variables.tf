@@ -37,15 +37,15 @@ variable "machines" {
     disk   = number
   }))
   default = {
-    control_plane = { count = 1, vcpu = 2, memory = 2048, disk = 20 }
-    workers       = { count = 2, vcpu = 2, memory = 2048, disk = 20 }
-    etcd          = { count = 0, vcpu = 1, memory = 1024, disk = 10 }
-    loadbalancers = { count = 0, vcpu = 1, memory = 512, disk = 10 }
+    kube_control_plane = { count = 1, vcpu = 2, memory = 2048, disk = 20 }
+    kube_node          = { count = 2, vcpu = 2, memory = 2048, disk = 20 }
+    etcd               = { count = 0, vcpu = 1, memory = 1024, disk = 10 }
+    loadbalancers      = { count = 0, vcpu = 1, memory = 512, disk = 10 }
   }
 
   validation {
-    condition     = alltrue([for g in keys(var.machines) : contains(["control_plane", "workers", "etcd", "loadbalancers"], g)])
-    error_message = "Keys of machines are kubesmith groups: control_plane, workers, etcd, loadbalancers."
+    condition     = alltrue([for g in keys(var.machines) : contains(["kube_control_plane", "kube_node", "etcd", "loadbalancers"], g)])
+    error_message = "Keys of machines are kubesmith groups: kube_control_plane, kube_node, etcd, loadbalancers."
   }
 }
 

@@ -20,7 +20,7 @@ from kubesmith_cli.main import count_plays
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 BRIDGE = "kscli0"
 SUBNET = "172.30.81.0/24"
-HOSTS = ["--host=kcp1:control_plane", "--host=kw1:workers"]
+HOSTS = ["--host=kcp1:kube_control_plane", "--host=kw1:kube_node"]
 SSH_ARGS = "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"
 
 
@@ -122,7 +122,7 @@ def test_up_then_up_check_changes_nothing(lab):
 def test_a_host_that_does_not_answer_exits_5(lab, tmp_path):
     outputs = json.loads(json.dumps(lab["outputs"]))
     key = outputs["hosts"]["value"]["kw1"]["vars"]
-    outputs["hosts"]["value"]["kgone"] = {"address": "172.30.81.99", "user": "root", "groups": ["workers"],
+    outputs["hosts"]["value"]["kgone"] = {"address": "172.30.81.99", "user": "root", "groups": ["kube_node"],
                                           "vars": {**key, "ansible_timeout": "5"}}
     contract = tmp_path / "contract.json"
     contract.write_text(json.dumps(outputs))

@@ -18,7 +18,7 @@ from lab import cli
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 BRIDGE = "kstest0"
 SUBNET = "172.30.78.0/24"
-THREE = ["--host=tcp1:control_plane", "--host=tw1:workers", "--host=tw2:workers"]
+THREE = ["--host=tcp1:kube_control_plane", "--host=tw1:kube_node", "--host=tw2:kube_node"]
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +60,7 @@ def test_up_boots_hosts_that_ansible_reaches(lab):
 def test_hosts_have_their_own_names_addresses_and_mirror(lab):
     out = json.loads((lab.state / "terraform-output.json").read_text())
     hosts = out["hosts"]["value"]
-    assert out["groups"]["value"]["workers"] == ["tw1", "tw2"]
+    assert out["groups"]["value"]["kube_node"] == ["tw1", "tw2"]
     key = str(lab.state / "keys" / "id_ed25519")
     for name, h in hosts.items():
         proc = subprocess.run(

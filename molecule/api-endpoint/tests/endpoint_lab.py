@@ -21,8 +21,8 @@ import testinfra.utils.ansible_runner
 
 INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
 RUNNER = testinfra.utils.ansible_runner.AnsibleRunner(INVENTORY)
-CONTROL_PLANE = sorted(RUNNER.get_hosts("control_plane"))
-WORKERS = sorted(RUNNER.get_hosts("workers"))
+CONTROL_PLANE = sorted(RUNNER.get_hosts("kube_control_plane"))
+WORKERS = sorted(RUNNER.get_hosts("kube_node"))
 ALL = CONTROL_PLANE + WORKERS
 FRONTEND_PORT = 8443  # haproxy shares the control-plane hosts with the API servers (port 6443)
 BACKEND_PORT = 6443

@@ -5,7 +5,7 @@ What the scenario must have done before `verify`: a kubeadm cluster on the lab h
 a default StorageClass for the backend's claim), then playbooks/apps.yml with the sample apps_list
 (inventory/sample/group_vars/all/apps.yml), or with the vars file named by KUBESMITH_APPS_VARS (the
 same apps with images the lab can pull or has preloaded). The checks run kubectl on the first
-control_plane host with /etc/kubernetes/admin.conf; the rolling-update and scaling checks re-run
+kube_control_plane host with /etc/kubernetes/admin.conf; the rolling-update and scaling checks re-run
 playbooks/apps.yml from the controller with that kubeconfig, and put the app back as it was.
 
 The rolling update changes the backend's tag to KUBESMITH_APPS_UPDATE_TAG (default 1.27.4-alpine):
@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT / "filter_plugins"))
 import apps  # noqa: E402  (filter_plugins/apps.py: the same names and labels the role renders)
 
 RUNNER = testinfra.utils.ansible_runner.AnsibleRunner(os.environ["MOLECULE_INVENTORY_FILE"])
-testinfra_hosts = sorted(RUNNER.get_hosts("control_plane"))[:1]
+testinfra_hosts = sorted(RUNNER.get_hosts("kube_control_plane"))[:1]
 
 VARS_FILE = pathlib.Path(os.environ.get("KUBESMITH_APPS_VARS", ROOT / "inventory/sample/group_vars/all/apps.yml"))
 SPECS = yaml.safe_load(VARS_FILE.read_text())["apps_list"]

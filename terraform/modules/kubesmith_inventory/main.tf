@@ -10,7 +10,7 @@ variable "hosts" {
     The machines: host name -> object with
       address (required): IP address or DNS name Ansible connects to
       user    (optional): SSH user (ansible_user); root when left out
-      groups  (optional): kubesmith groups: control_plane, workers, etcd, loadbalancers, lab
+      groups  (optional): kubesmith groups: kube_control_plane, kube_node, etcd, loadbalancers, lab
       vars    (optional): host variables, e.g. { ansible_become = true }
   EOT
   type        = any
@@ -27,7 +27,7 @@ variable "hosts" {
     condition = alltrue(flatten([for h in values(var.hosts) : [
       for g in try(h.groups, []) : can(regex("^[a-z_][a-z0-9_]*$", g))
     ]]))
-    error_message = "Group names are lower-case letters, digits and '_' (kubesmith's: control_plane, workers, etcd, loadbalancers)."
+    error_message = "Group names are lower-case letters, digits and '_' (kubesmith's: kube_control_plane, kube_node, etcd, loadbalancers)."
   }
 }
 

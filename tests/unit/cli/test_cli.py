@@ -99,7 +99,7 @@ def project(tmp_path, monkeypatch):
     (p / "ansible.cfg").write_text("[defaults]\ninventory_plugins = inventory_plugins\n")
     for name in ("cluster.yml", "remove-node.yml"):
         (p / "playbooks" / name).write_text("- hosts: all\n  gather_facts: false\n  tasks: []\n")
-    (p / "hosts.yml").write_text("all:\n  children:\n    control_plane:\n      hosts:\n        cp1:\n        cp2:\n")
+    (p / "hosts.yml").write_text("all:\n  children:\n    kube_control_plane:\n      hosts:\n        cp1:\n        cp2:\n")
     # the command sets these for Ansible; monkeypatch puts them back afterwards
     monkeypatch.setenv("ANSIBLE_CONFIG", str(ROOT / "ansible.cfg"))
     monkeypatch.setenv("ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED", "True")
@@ -170,7 +170,7 @@ def test_a_limit_that_matches_nothing_is_bad_input(project):
 
 
 # ----------------------------------------------------------------------------- inventory resolution
-OUTPUTS = {"hosts": {"sensitive": False, "value": {"cp1": {"address": "192.0.2.1", "groups": ["control_plane"]}}}}
+OUTPUTS = {"hosts": {"sensitive": False, "value": {"cp1": {"address": "192.0.2.1", "groups": ["kube_control_plane"]}}}}
 
 
 def test_terraform_sources_get_a_plugin_configuration(tmp_path):

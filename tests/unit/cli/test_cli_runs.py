@@ -24,7 +24,7 @@ CLUSTER_YML = """
   tasks:
     - name: Require a control plane
       ansible.builtin.assert:
-        that: groups['control_plane'] | length > 0
+        that: groups['kube_control_plane'] | length > 0
 - name: Work on the cluster hosts
   hosts: k8s_cluster
   gather_facts: false
@@ -52,10 +52,10 @@ def local(**extra):
 
 
 HOSTS = {
-    "c1": {"address": "127.0.0.1", "groups": ["control_plane"], "vars": local()},
-    "w1": {"address": "127.0.0.1", "groups": ["workers"], "vars": local(fail_here=True)},
+    "c1": {"address": "127.0.0.1", "groups": ["kube_control_plane"], "vars": local()},
+    "w1": {"address": "127.0.0.1", "groups": ["kube_node"], "vars": local(fail_here=True)},
     # nothing listens on port 1: ssh is refused at once
-    "w2": {"address": "127.0.0.1", "user": "nobody", "groups": ["workers"], "vars": {"ansible_port": 1}},
+    "w2": {"address": "127.0.0.1", "user": "nobody", "groups": ["kube_node"], "vars": {"ansible_port": 1}},
 }
 
 RUNS = {
@@ -160,5 +160,5 @@ def test_a_playbook_ansible_cannot_load_is_bad_input(runs):
 def test_a_bad_terraform_inventory_is_bad_input_with_the_plugins_message(runs):
     r = runs["bad_inventory"]
     assert r.returncode == BAD_INPUT, r.stdout + r.stderr
-    assert "group 'masters' is another tool's name; kubesmith calls it 'control_plane'" in r.stderr
+    assert "group 'masters' is another tool's name; kubesmith calls it 'kube_control_plane'" in r.stderr
     assert "Failed to parse" not in r.stderr  # the plugin's message, not Ansible's list of every plugin tried

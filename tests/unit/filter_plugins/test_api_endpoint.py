@@ -10,7 +10,7 @@ IFACES = [
 ]
 PEERS = ["172.30.80.11", "172.30.80.12", "172.30.80.13"]
 GOOD = {
-    "mode": "vip", "vip": "172.30.80.5", "group": "control_plane", "port": 8443, "local_port": 6444,
+    "mode": "vip", "vip": "172.30.80.5", "group": "kube_control_plane", "port": 8443, "local_port": 6444,
     "backend_port": 6443, "vrrp_router_id": 5, "vrrp_version": 3, "auth_pass_length": 0,
     "backends": ["cp1", "cp2", "cp3"],
     "balancers": {"cp1": "172.30.80.11", "cp2": "172.30.80.12", "cp3": "172.30.80.13"},
@@ -43,7 +43,7 @@ def test_good_settings_have_no_problem():
          "need an IPv4 address in ansible_host (keepalived's peers): cp1, cp2"),
         ({"port": 6443}, "api_endpoint_port 6443 is the API servers' port"),
         ({"port": 70000}, "api_endpoint_port 70000 is not a TCP port"),
-        ({"backends": []}, "control_plane has no hosts"),
+        ({"backends": []}, "kube_control_plane has no hosts"),
     ],
 )
 def test_each_problem_names_the_variable(changes, expected):

@@ -22,8 +22,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[3]
 inventory_loader.add_directory(str(ROOT / "inventory_plugins"))
 
 HOSTS = {
-    "cp1": {"address": "192.0.2.11", "user": "root", "groups": ["control_plane"], "vars": {}},
-    "worker1": {"address": "192.0.2.21", "user": "debian", "groups": ["workers"],
+    "cp1": {"address": "192.0.2.11", "user": "root", "groups": ["kube_control_plane"], "vars": {}},
+    "worker1": {"address": "192.0.2.21", "user": "debian", "groups": ["kube_node"],
                 "vars": {"ansible_become": True, "node_zone": "a"}},
     "etcd1": {"address": "etcd1.example.org", "groups": ["etcd"]},
 }
@@ -93,15 +93,15 @@ def members(data: InventoryData, group: str) -> list[str]:
 
 # ----------------------------------------------------------------------------- shapes that work
 def test_the_lab_json_is_read_as_the_lab_inventory(tmp_path):
-    specs = [plan.HostSpec("cp1", ("control_plane",)), plan.HostSpec("worker1", ("workers",)),
-             plan.HostSpec("worker2", ("workers",)), plan.HostSpec("etcd1", ("etcd",))]
+    specs = [plan.HostSpec("cp1", ("kube_control_plane",)), plan.HostSpec("worker1", ("kube_node",)),
+             plan.HostSpec("worker2", ("kube_node",)), plan.HostSpec("etcd1", ("etcd",))]
     addresses = {"cp1": "172.30.77.11", "worker1": "172.30.77.12", "worker2": "172.30.77.13", "etcd1": "172.30.77.14"}
     inv = load(tmp_path, plan.terraform_output(specs, addresses, "/lab/keys/id_ed25519"))
-    assert members(inv, "control_plane") == ["cp1"]
-    assert members(inv, "workers") == ["worker1", "worker2"]
+    assert members(inv, "kube_control_plane") == ["cp1"]
+    assert members(inv, "kube_node") == ["worker1", "worker2"]
     assert members(inv, "etcd") == ["etcd1"]
     assert members(inv, "k8s_cluster") == ["cp1", "worker1", "worker2"]
-    assert sorted(g.name for g in inv.groups["k8s_cluster"].child_groups) == ["control_plane", "workers"]
+    assert sorted(g.name for g in inv.groups["k8s_cluster"].child_groups) == ["kube_control_plane", "kube_node"]
     cp1 = inv.hosts["cp1"].vars
     assert (cp1["ansible_host"], cp1["ansible_user"]) == ("172.30.77.11", "root")
     assert cp1["ansible_ssh_private_key_file"] == "/lab/keys/id_ed25519"
@@ -110,8 +110,8 @@ def test_the_lab_json_is_read_as_the_lab_inventory(tmp_path):
 @pytest.mark.parametrize("shape", [lambda o: o, tfstate, show_json], ids=["output-json", "tfstate-v4", "show-json"])
 def test_every_source_shape_gives_the_same_inventory(tmp_path, shape):
     inv = load(tmp_path, shape(output_json(cluster={"kubesmith_api_endpoint": "192.0.2.10:6443"})))
-    assert members(inv, "control_plane") == ["cp1"]
-    assert members(inv, "workers") == ["worker1"]
+    assert members(inv, "kube_control_plane") == ["cp1"]
+    assert members(inv, "kube_node") == ["worker1"]
     assert members(inv, "etcd") == ["etcd1"]
     assert members(inv, "k8s_cluster") == ["cp1", "worker1"]
     w = inv.hosts["worker1"].vars
@@ -122,18 +122,18 @@ def test_every_source_shape_gives_the_same_inventory(tmp_path, shape):
 
 
 def test_groups_output_adds_to_the_groups_hosts_name(tmp_path):
-    hosts = {"a1": {"address": "192.0.2.1"}, "b1": {"address": "192.0.2.2", "groups": ["workers"]}}
-    inv = load(tmp_path, output_json(hosts, groups={"control_plane": ["a1"], "workers": ["b1"], "lab": ["a1", "b1"],
+    hosts = {"a1": {"address": "192.0.2.1"}, "b1": {"address": "192.0.2.2", "groups": ["kube_node"]}}
+    inv = load(tmp_path, output_json(hosts, groups={"kube_control_plane": ["a1"], "kube_node": ["b1"], "lab": ["a1", "b1"],
                                                     "etcd": None, "k8s_cluster": ["a1", "b1"]}))
-    assert members(inv, "control_plane") == ["a1"]
-    assert members(inv, "workers") == ["b1"]
+    assert members(inv, "kube_control_plane") == ["a1"]
+    assert members(inv, "kube_node") == ["b1"]
     assert members(inv, "lab") == ["a1", "b1"]
     assert members(inv, "k8s_cluster") == ["a1", "b1"]
     assert "etcd" not in inv.groups
 
 
 def test_extra_groups_are_accepted_when_listed(tmp_path):
-    hosts = {"g1": {"address": "192.0.2.5", "groups": ["workers", "gpu"]}}
+    hosts = {"g1": {"address": "192.0.2.5", "groups": ["kube_node", "gpu"]}}
     inv = load(tmp_path, output_json(hosts), extra_groups=["gpu"])
     assert members(inv, "gpu") == ["g1"]
 
@@ -142,9 +142,9 @@ def test_extra_groups_take_patterns_but_not_other_tools_names(tmp_path):
     hosts = {"e4": {"address": "192.0.2.5", "groups": ["etcd_spare"]}, "w1": {"address": "192.0.2.6"}}
     assert members(load(tmp_path, output_json(hosts), extra_groups=["etcd_*"]), "etcd_spare") == ["e4"]
     assert members(load(tmp_path, output_json(hosts), extra_groups=["*"]), "etcd_spare") == ["e4"]
-    hosts["w1"]["groups"] = ["kube_node"]
-    assert "kubesmith calls it 'workers'" in fails(tmp_path, output_json(hosts), extra_groups=["*"])
-    assert members(load(tmp_path, output_json(hosts), extra_groups=["*", "kube_node"]), "kube_node") == ["w1"]
+    hosts["w1"]["groups"] = ["workers"]
+    assert "kubesmith calls it 'kube_node'" in fails(tmp_path, output_json(hosts), extra_groups=["*"])
+    assert members(load(tmp_path, output_json(hosts), extra_groups=["*", "workers"]), "workers") == ["w1"]
 
 
 def test_values_are_data_not_templates(tmp_path):
@@ -211,7 +211,7 @@ def test_a_renamed_hosts_output_is_read_by_its_name(tmp_path):
     ({"cp1": {"address": "192.0.2.11 192.0.2.12"}}, "address must be an IP address or DNS name"),
     ({"cp1": {"address": 17}}, "address must be an IP address or DNS name, got 17"),
     ({"cp1": {"address": "192.0.2.1", "user": ""}}, "user must be a non-empty string or null"),
-    ({"cp1": {"address": "192.0.2.1", "groups": "workers"}}, "groups must be a list of group names, got a string"),
+    ({"cp1": {"address": "192.0.2.1", "groups": "kube_node"}}, "groups must be a list of group names, got a string"),
     ({"cp1": {"address": "192.0.2.1", "vars": ["a"]}}, "vars must be a map of variable name -> value, got a list"),
     ({"cp1": {"address": "192.0.2.1", "vars": {"node-zone": "a"}}}, "'node-zone' is not a valid Ansible variable name"),
     ({"cp1": {"address": "192.0.2.1", "vars": {"ansible_host": "x"}}}, "set address, not vars.ansible_host"),
@@ -222,9 +222,10 @@ def test_a_host_of_the_wrong_shape_is_rejected_with_the_fix(tmp_path, hosts, mes
 
 
 @pytest.mark.parametrize(("groups", "message"), [
-    (["worker"], "unknown group 'worker' (did you mean 'workers'?)"),
-    (["kube_node"], "group 'kube_node' is another tool's name; kubesmith calls it 'workers'"),
-    (["masters"], "kubesmith calls it 'control_plane'"),
+    (["kube_nodes"], "unknown group 'kube_nodes' (did you mean 'kube_node'?)"),
+    (["workers"], "group 'workers' is another tool's name; kubesmith calls it 'kube_node'"),
+    (["control_plane"], "kubesmith calls it 'kube_control_plane'"),
+    (["masters"], "kubesmith calls it 'kube_control_plane'"),
     (["gpu"], "add it to extra_groups in the inventory configuration"),
     ([""], "a group name must be a non-empty string"),
 ])
@@ -233,10 +234,10 @@ def test_an_unknown_group_is_rejected_with_the_name_to_use(tmp_path, groups, mes
 
 
 @pytest.mark.parametrize(("groups", "message"), [
-    (["control_plane"], "must be a map of group name -> list of host names, got a list"),
-    ({"workers": "w1"}, "group 'workers' must be a list of host names, got a string"),
-    ({"workers": ["worker9"]}, "names host \"worker9\", which is not in output 'hosts' (did you mean 'worker1'?)"),
-    ({"kube-node": ["worker1"]}, "kubesmith calls it 'workers'"),
+    (["kube_control_plane"], "must be a map of group name -> list of host names, got a list"),
+    ({"kube_node": "w1"}, "group 'kube_node' must be a list of host names, got a string"),
+    ({"kube_node": ["worker9"]}, "names host \"worker9\", which is not in output 'hosts' (did you mean 'worker1'?)"),
+    ({"kube-node": ["worker1"]}, "kubesmith calls it 'kube_node'"),
 ])
 def test_a_bad_groups_output_is_rejected(tmp_path, groups, message):
     assert message in fails(tmp_path, output_json(groups=groups))
@@ -244,7 +245,7 @@ def test_a_bad_groups_output_is_rejected(tmp_path, groups, message):
 
 def test_a_k8s_cluster_host_outside_control_plane_and_workers_is_rejected(tmp_path):
     message = fails(tmp_path, output_json(groups={"k8s_cluster": ["etcd1"]}))
-    assert "host etcd1 is in 'k8s_cluster' but in none of control_plane, workers" in message
+    assert "host etcd1 is in 'k8s_cluster' but in none of kube_control_plane, kube_node" in message
 
 
 @pytest.mark.parametrize(("cluster", "message"), [
@@ -431,7 +432,7 @@ def test_the_cache_notices_a_changed_source_file(tmp_path):
     cfg = config(tmp_path, **cache_options(tmp_path))
     write_source(tmp_path, output_json())
     assert "etcd1" in parse(cfg).hosts
-    src = write_source(tmp_path, output_json({"cp9": {"address": "192.0.2.9", "groups": ["control_plane"]}}))
+    src = write_source(tmp_path, output_json({"cp9": {"address": "192.0.2.9", "groups": ["kube_control_plane"]}}))
     os.utime(src, ns=(src.stat().st_atime_ns, src.stat().st_mtime_ns + 10**9))
     assert list(parse(cfg).hosts) == ["cp9"]
 
@@ -469,14 +470,14 @@ def ansible_inventory(cfg) -> dict:
 
 
 def test_ansible_inventory_lists_the_lab_json_and_a_tfstate(tmp_path):
-    specs = [plan.HostSpec("cp1", ("control_plane",)), plan.HostSpec("worker1", ("workers",))]
+    specs = [plan.HostSpec("cp1", ("kube_control_plane",)), plan.HostSpec("worker1", ("kube_node",))]
     lab = write_source(tmp_path, plan.terraform_output(specs, {"cp1": "172.30.77.11", "worker1": "172.30.77.12"}, "/k"),
                        name="terraform-output.json")
     state = write_source(tmp_path, tfstate(output_json()), name="terraform.tfstate")
-    for src, cp, workers in ((lab, ["cp1"], ["worker1"]), (state, ["cp1"], ["worker1"])):
+    for src, cp, kube_node in ((lab, ["cp1"], ["worker1"]), (state, ["cp1"], ["worker1"])):
         listed = ansible_inventory(config(tmp_path, source=src.name, name=f"{src.stem}.terraform.yml"))
-        assert listed["control_plane"]["hosts"] == cp
-        assert listed["workers"]["hosts"] == workers
-        assert sorted(listed["k8s_cluster"]["children"]) == ["control_plane", "workers"]
+        assert listed["kube_control_plane"]["hosts"] == cp
+        assert listed["kube_node"]["hosts"] == kube_node
+        assert sorted(listed["k8s_cluster"]["children"]) == ["kube_control_plane", "kube_node"]
     assert listed["etcd"]["hosts"] == ["etcd1"]
     assert listed["_meta"]["hostvars"]["worker1"]["ansible_host"] == "192.0.2.21"

@@ -36,9 +36,9 @@ ENV = {**os.environ, "CHECKPOINT_DISABLE": "1", "TF_IN_AUTOMATION": "1", "TF_INP
 
 STATIC_TFVARS = {
     "hosts": {
-        "cp1": {"address": "192.0.2.11", "user": "debian", "groups": ["control_plane"],
+        "cp1": {"address": "192.0.2.11", "user": "debian", "groups": ["kube_control_plane"],
                 "vars": {"ansible_become": True}},
-        "worker1": {"address": "192.0.2.21", "groups": ["workers", "lab"]},
+        "worker1": {"address": "192.0.2.21", "groups": ["kube_node", "lab"]},
         "etcd1": {"address": "etcd1.example.org", "user": "admin", "groups": ["etcd"], "vars": {"etcd_member": "e1"}},
     },
     "cluster": {"kube_packages_version": "1.31.4", "kubesmith_api_endpoint": "192.0.2.11:6443"},
@@ -101,8 +101,8 @@ def static(tree):
 
 
 def check_static_inventory(inv):
-    assert sorted(h.name for h in inv.groups["control_plane"].get_hosts()) == ["cp1"]
-    assert sorted(h.name for h in inv.groups["workers"].get_hosts()) == ["worker1"]
+    assert sorted(h.name for h in inv.groups["kube_control_plane"].get_hosts()) == ["cp1"]
+    assert sorted(h.name for h in inv.groups["kube_node"].get_hosts()) == ["worker1"]
     assert sorted(h.name for h in inv.groups["etcd"].get_hosts()) == ["etcd1"]
     assert sorted(h.name for h in inv.groups["lab"].get_hosts()) == ["worker1"]
     assert sorted(h.name for h in inv.groups["k8s_cluster"].get_hosts()) == ["cp1", "worker1"]
@@ -131,7 +131,7 @@ def test_the_plugin_reads_saved_terraform_json(tmp_path, static, command):
 
 def test_the_module_rejects_a_host_without_address_at_plan_time(tree):
     d = tree / "static"
-    bad = {"hosts": {"cp1": {"groups": ["control_plane"]}}}
+    bad = {"hosts": {"cp1": {"groups": ["kube_control_plane"]}}}
     (d / "bad.tfvars.json").write_text(json.dumps(bad))
     tf(d, "init", "-input=false")
     proc = tf(d, "plan", "-input=false", "-var-file=bad.tfvars.json", check=False)
@@ -143,7 +143,7 @@ def test_the_module_rejects_a_host_without_address_at_plan_time(tree):
 def sensitive(tmp_path_factory):
     d = tmp_path_factory.mktemp("sensitive")
     (d / "main.tf").write_text(SENSITIVE_TF)
-    good = {"hosts": {"cp1": {"address": "192.0.2.11", "groups": ["control_plane"]}}, "token": SECRET}
+    good = {"hosts": {"cp1": {"address": "192.0.2.11", "groups": ["kube_control_plane"]}}, "token": SECRET}
     (d / "good.tfvars.json").write_text(json.dumps(good))
     (d / "bad.tfvars.json").write_text(json.dumps({"hosts": {"cp1": [SECRET]}, "token": SECRET}))
     tf(d, "init", "-input=false")

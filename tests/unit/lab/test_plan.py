@@ -10,7 +10,7 @@ from lab import hosts, plan
 def test_counts_give_named_hosts_in_their_groups():
     specs = plan.hosts_from_counts({"control_plane": 1, "workers": 2, "etcd": 3})
     assert [s.name for s in specs] == ["cp1", "worker1", "worker2", "etcd1", "etcd2", "etcd3"]
-    assert specs[0].groups == ("control_plane",)
+    assert specs[0].groups == ("kube_control_plane",)
     assert specs[-1].groups == ("etcd",)
 
 
@@ -21,7 +21,7 @@ def test_negative_count_is_rejected():
 
 @pytest.mark.parametrize(
     ("arg", "name", "groups"),
-    [("cp1", "cp1", ()), ("cp1:control_plane", "cp1", ("control_plane",)), ("n-2:a,b", "n-2", ("a", "b"))],
+    [("cp1", "cp1", ()), ("cp1:kube_control_plane", "cp1", ("kube_control_plane",)), ("n-2:a,b", "n-2", ("a", "b"))],
 )
 def test_host_arg(arg, name, groups):
     assert plan.parse_host_arg(arg) == plan.HostSpec(name, groups)
@@ -34,8 +34,8 @@ def test_bad_host_arg_is_rejected_with_a_reason(arg):
 
 
 def test_repeated_hosts_merge_their_groups():
-    specs = plan.merge_specs([plan.HostSpec("cp1", ("control_plane",)), plan.HostSpec("cp1", ("etcd",))])
-    assert specs == [plan.HostSpec("cp1", ("control_plane", "etcd"))]
+    specs = plan.merge_specs([plan.HostSpec("cp1", ("kube_control_plane",)), plan.HostSpec("cp1", ("etcd",))])
+    assert specs == [plan.HostSpec("cp1", ("kube_control_plane", "etcd"))]
 
 
 def test_empty_lab_is_rejected():
@@ -81,7 +81,7 @@ def test_full_subnet_is_reported():
         plan.assign_addresses(specs, net, {})
 
 
-SPECS = [plan.HostSpec("cp1", ("control_plane",)), plan.HostSpec("worker1", ("workers",)),
+SPECS = [plan.HostSpec("cp1", ("kube_control_plane",)), plan.HostSpec("worker1", ("kube_node",)),
          plan.HostSpec("etcd1", ("etcd",))]
 ADDRS = {"cp1": "172.30.77.11", "worker1": "172.30.77.12", "etcd1": "172.30.77.13"}
 
@@ -93,9 +93,9 @@ def test_inventory_groups_and_connection_vars():
     assert inv["vars"]["ansible_python_interpreter"] == "/usr/bin/python3"
     ch = inv["children"]
     assert ch["lab"]["hosts"]["worker1"] == {"ansible_host": "172.30.77.12"}
-    assert list(ch["control_plane"]["hosts"]) == ["cp1"]
+    assert list(ch["kube_control_plane"]["hosts"]) == ["cp1"]
     assert list(ch["etcd"]["hosts"]) == ["etcd1"]
-    assert ch["k8s_cluster"] == {"children": {"control_plane": None, "workers": None}}
+    assert ch["k8s_cluster"] == {"children": {"kube_control_plane": None, "kube_node": None}}
 
 
 def test_terraform_output_has_the_shape_terraform_prints():
@@ -108,7 +108,7 @@ def test_terraform_output_has_the_shape_terraform_prints():
         "address": "172.30.77.13", "user": "root", "groups": ["etcd"],
         "vars": {"ansible_ssh_private_key_file": "/k/id"},
     }
-    assert out["groups"]["value"] == {"control_plane": ["cp1"], "workers": ["worker1"], "etcd": ["etcd1"],
+    assert out["groups"]["value"] == {"kube_control_plane": ["cp1"], "kube_node": ["worker1"], "etcd": ["etcd1"],
                                       "k8s_cluster": ["cp1", "worker1"], "lab": ["cp1", "worker1", "etcd1"]}
     assert out["cluster"]["value"] == {"ansible_ssh_common_args": plan.SSH_COMMON_ARGS,
                                        "kubesmith_lab_apt_repo": "http://172.30.77.1:8080"}

@@ -25,8 +25,8 @@ def run_role(tmp_path, inventory: str) -> subprocess.CompletedProcess:
 GOOD = """
 all:
   children:
-    control_plane: {hosts: {cp1: {ansible_host: 192.0.2.11}}}
-    workers: {hosts: {w1: {ansible_host: 192.0.2.21}}}
+    kube_control_plane: {hosts: {cp1: {ansible_host: 192.0.2.11}}}
+    kube_node: {hosts: {w1: {ansible_host: 192.0.2.21}}}
 """
 
 
@@ -35,7 +35,7 @@ def test_good_inventory_passes(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-@pytest.mark.parametrize(("group", "fix"), [("kube_node", "workers"), ("kube_control_plane", "control_plane")])
+@pytest.mark.parametrize(("group", "fix"), [("workers", "kube_node"), ("control_plane", "kube_control_plane")])
 def test_foreign_group_names_are_rejected_with_the_rename(tmp_path, group, fix):
     proc = run_role(tmp_path, GOOD + f"    {group}: {{hosts: {{x1: {{ansible_host: 192.0.2.31}}}}}}\n")
     assert proc.returncode != 0
@@ -43,9 +43,9 @@ def test_foreign_group_names_are_rejected_with_the_rename(tmp_path, group, fix):
 
 
 def test_missing_control_plane_is_rejected(tmp_path):
-    proc = run_role(tmp_path, "all:\n  children:\n    workers: {hosts: {w1: {ansible_host: 192.0.2.21}}}\n")
+    proc = run_role(tmp_path, "all:\n  children:\n    kube_node: {hosts: {w1: {ansible_host: 192.0.2.21}}}\n")
     assert proc.returncode != 0
-    assert "no hosts in control_plane" in proc.stdout
+    assert "no hosts in kube_control_plane" in proc.stdout
 
 
 def test_sample_inventory_passes(tmp_path):
