@@ -14,10 +14,16 @@ LAB       := $(PY) -m lab
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(BIN):$(PATH)
 
+# Kubernetes release of `make bundle` / `make cluster`, and where the offline bundle goes
+K8S_VERSION ?= 1.31.4
+BUNDLE_DIR ?= $(HOME)/.cache/kubesmith/offline-bundle
+# end-to-end scenarios on a real kubeadm cluster: they need KUBESMITH_BUNDLE_DIR (README)
+E2E_SCENARIOS ?= cluster cluster-ha
+
 BENCH_SIZES ?= 3 10
 BENCH_REPS ?= 3
 
-.PHONY: help setup lint unit render-check lab-up lab-down lab-status molecule test cluster bench clean
+.PHONY: help setup lint unit render-check lab-up lab-down lab-status molecule e2e test bundle cluster bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -51,12 +57,24 @@ lab-status: setup ## show the lab hosts
 molecule: setup ## run one Molecule scenario on lab hosts (SCENARIO=name)
 	$(BIN)/molecule test -s $(SCENARIO)
 
+e2e: setup ## the end-to-end cluster scenarios (cluster, cluster-ha) with KUBESMITH_BUNDLE_DIR; else SKIPPED
+	@if [ -z "$${KUBESMITH_BUNDLE_DIR:-}" ]; then \
+	  echo "SKIPPED molecule $(E2E_SCENARIOS): skipped: no Kubernetes artifacts, see README (End-to-end cluster test):"; \
+	  echo "        set KUBESMITH_BUNDLE_DIR to an offline bundle made by 'make bundle' on a machine with internet."; \
+	else for s in $(E2E_SCENARIOS); do $(BIN)/molecule test -s $$s; done; fi
+
 test: lint unit render-check ## everything CI runs: lint, unit, render check, lab tests, every Molecule scenario
 	$(BIN)/pytest -q tests/integration tests/lab
 	for s in $(SCENARIOS); do $(BIN)/molecule test -s $$s; done
+	$(MAKE) --no-print-directory e2e
 
-cluster: lab-up ## the main job: lab hosts up, then `kubesmith up` on them through the Terraform inventory plugin
-	$(BIN)/kubesmith up -i inventory/lab.terraform.yml
+bundle: setup ## offline bundle of K8S_VERSION into BUNDLE_DIR (binaries, images, packages, manifests; needs internet)
+	$(BIN)/ansible-playbook -i inventory/lab.terraform.yml playbooks/bundle.yml \
+	  -e kubesmith_kubernetes_version=$(K8S_VERSION) -e kubesmith_bundle_dir=$(BUNDLE_DIR)
+
+cluster: lab-up bundle ## the main job: lab hosts up, bundle built or reused, `kubesmith up` from it on the lab
+	$(BIN)/kubesmith up -i inventory/lab.terraform.yml \
+	  -e kubesmith_kubernetes_version=$(K8S_VERSION) -e kubesmith_bundle_dir=$(BUNDLE_DIR)
 
 bench: setup ## node tier on 3 and 10 lab hosts: median converge and no-op times (.bench/)
 	$(PY) tools/bench.py --sizes $(BENCH_SIZES) --reps $(BENCH_REPS)
