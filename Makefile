@@ -40,10 +40,13 @@ unit: setup ## unit tests (pytest tests/unit)
 	rc=0; $(BIN)/pytest -q tests/unit || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "unit: no tests collected"; rc=0; fi; exit $$rc
 
-render-check: setup ## render the sample apps without a cluster and validate the files strictly
+render-check: setup ## render the sample apps and every CNI variant without a cluster, validate them strictly
 	rm -rf .render/sample
 	$(BIN)/ansible-playbook -i inventory/sample/hosts.yml playbooks/apps.yml -e apps_render_dir=$(CURDIR)/.render/sample
 	$(BIN)/kubernetes-validate --strict --quiet -k 1.31.4 .render/sample/*.yaml
+	rm -rf .render/cni
+	$(BIN)/ansible-playbook -i localhost, roles/cni/tests/render.yml -e render_base=$(CURDIR)/.render/cni
+	$(BIN)/kubernetes-validate --strict --quiet -k 1.31.4 .render/cni/*/*.yaml
 
 lab-up: setup ## start HOSTS lab hosts (1 control plane + HOSTS-1 workers)
 	$(LAB) up --control-plane 1 --workers $$(( $(HOSTS) - 1 ))
