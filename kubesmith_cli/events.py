@@ -46,6 +46,10 @@ def result_message(res) -> str:
         return str(res or "")
     parts = []
     msg = res.get("msg")
+    limit = 400
+    if isinstance(msg, list):  # a list of problems (inventory_check): every one of them, each on its own
+        limit *= max(1, len(msg))
+        msg = " | ".join(str(m) for m in msg)
     if msg:
         parts.append(str(msg))
     for item in res.get("results") or []:
@@ -58,7 +62,7 @@ def result_message(res) -> str:
         parts.append(f"rc={res['rc']}")
     text = " | ".join(parts) or "failed (no message)"
     text = " ".join(text.split())
-    return text if len(text) <= 400 else text[:397] + "..."
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 class RunState:

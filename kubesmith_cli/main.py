@@ -30,7 +30,7 @@ class Command:
     playbook: str
     help: str
     destructive: bool = False
-    check: bool = False  # always in check mode (validate: nothing may change)
+    check: bool = False  # always in check mode (validate, preflight: nothing may change)
 
 
 COMMANDS = {
@@ -41,12 +41,18 @@ COMMANDS = {
     "reset": Command("playbooks/reset.yml", "tear the cluster down on the inventory's hosts", destructive=True),
     "apps": Command("playbooks/apps.yml", "deploy the applications from templated manifests"),
     "backup": Command("playbooks/etcd-backup.yml", "snapshot etcd"),
-    "validate": Command("playbooks/validate.yml", "check the inventory and the hosts; change nothing", check=True),
+    "validate": Command("playbooks/validate.yml", "check the inventory on this machine only; contact no host",
+                        check=True),
+    "preflight": Command("playbooks/preflight.yml", "check the inventory, then every host's requirements; "
+                         "change nothing", check=True),
     "status": Command("playbooks/status.yml", "report the state of the hosts and the cluster"),
 }
 GRACE_S = 15  # after Ctrl-C, how long ansible-playbook may take to stop before it is killed
 # The variable playbooks/remove-node.yml reads: the inventory names of the nodes to remove.
-REMOVE_NODE_VAR = "remove_node_hosts"
+REMOVE_NODE_VAR = "kubesmith_remove_nodes"
+# What playbooks/reset.yml asks for before it deletes anything; the command passes it once the
+# user confirmed (typed yes, or --yes), or with --check.
+RESET_CONFIRM = {"kubesmith_reset_confirm": "yes"}
 
 EPILOG = """\
 Inventory (-i, repeatable, or $KUBESMITH_INVENTORY): an Ansible inventory file or directory, a
@@ -124,6 +130,8 @@ def playbook_args(args, passthrough: list[str]) -> list[str]:
         out += ["--extra-vars", ev]
     if getattr(args, "nodes", None):
         out += ["--extra-vars", json.dumps({REMOVE_NODE_VAR: args.nodes})]
+    if getattr(args, "command", None) == "reset":
+        out += ["--extra-vars", json.dumps(RESET_CONFIRM)]
     if args.tags:
         out += ["--tags", args.tags]
     if args.skip_tags:

@@ -8,6 +8,7 @@ import pathlib
 
 import pytest
 import terraform_output as tfo
+import yaml
 
 from kubesmith_cli import BAD_INPUT, ERROR, FAILED, INTERRUPTED, NOT_BUILT, OK, UNREACHABLE
 from kubesmith_cli import inventory as inv
@@ -23,14 +24,15 @@ def test_every_subcommand_maps_to_its_playbook():
     assert {n: c.playbook for n, c in cli.COMMANDS.items()} == {
         "up": "playbooks/cluster.yml", "scale": "playbooks/scale.yml", "remove-node": "playbooks/remove-node.yml",
         "upgrade": "playbooks/upgrade.yml", "reset": "playbooks/reset.yml", "apps": "playbooks/apps.yml",
-        "backup": "playbooks/etcd-backup.yml", "validate": "playbooks/validate.yml", "status": "playbooks/status.yml",
+        "backup": "playbooks/etcd-backup.yml", "validate": "playbooks/validate.yml",
+        "preflight": "playbooks/preflight.yml", "status": "playbooks/status.yml",
     }
     assert {n for n, c in cli.COMMANDS.items() if c.destructive} == {"remove-node", "reset"}
 
 
-def test_the_playbooks_that_exist_are_the_ones_up_and_validate_run():
-    assert (ROOT / cli.COMMANDS["up"].playbook).is_file()
-    assert (ROOT / cli.COMMANDS["validate"].playbook).is_file()
+def test_the_playbooks_that_exist_are_the_ones_up_validate_and_preflight_run():
+    for command in ("up", "validate", "preflight"):
+        assert (ROOT / cli.COMMANDS[command].playbook).is_file(), command
 
 
 def args_for(*argv):
@@ -50,11 +52,28 @@ def test_ansible_playbook_options_are_passed_through():
 def test_remove_node_passes_the_nodes_as_an_extra_variable():
     argv = args_for("remove-node", "-i", "x", "worker2", "worker3", "--yes")
     assert argv == ["--extra-vars", json.dumps({cli.REMOVE_NODE_VAR: ["worker2", "worker3"]})]
+    assert cli.REMOVE_NODE_VAR in (ROOT / "playbooks" / "remove-node.yml").read_text()
 
 
-def test_validate_always_runs_in_check_mode(tmp_path):
-    app = cli.App(["validate", "-i", "x", "--project-dir", str(ROOT)])
+def test_reset_passes_the_confirmation_the_playbook_asks_for():
+    # the command only gets to run the playbook once the user confirmed (or --yes, or --check)
+    assert args_for("reset", "-i", "x", "--yes") == ["--extra-vars", json.dumps(cli.RESET_CONFIRM)]
+    assert "kubesmith_reset_confirm | default('') | string == 'yes'" in (ROOT / "playbooks" / "reset.yml").read_text()
+
+
+@pytest.mark.parametrize("command", ["validate", "preflight"])
+def test_validate_and_preflight_always_run_in_check_mode(command):
+    app = cli.App([command, "-i", "x", "--project-dir", str(ROOT)])
     assert app.args.check is True
+    assert cli.App(["up", "-i", "x", "--project-dir", str(ROOT)]).args.check is False
+
+
+def test_validate_runs_on_the_controller_alone_and_preflight_on_the_hosts():
+    validate = yaml.safe_load((ROOT / cli.COMMANDS["validate"].playbook).read_text())
+    # localhost, or under --limit the limit's first host (tasks that never connect; tests/unit/playbooks)
+    assert [play["hosts"] for play in validate] == ["{{ 'localhost:all' if ansible_limit is defined else 'localhost' }}"]
+    preflight = yaml.safe_load((ROOT / cli.COMMANDS["preflight"].playbook).read_text())
+    assert [play["hosts"] for play in preflight] == ["localhost", "k8s_cluster", "etcd:loadbalancers:!k8s_cluster"]
 
 
 def test_count_plays_follows_import_playbook(tmp_path):
@@ -64,7 +83,8 @@ def test_count_plays_follows_import_playbook(tmp_path):
     (tmp_path / "main.yml").write_text("- hosts: x\n- ansible.builtin.import_playbook: sub/two.yml\n"
                                        "- import_playbook: one.yml\n")
     assert cli.count_plays(tmp_path / "main.yml") == 4
-    assert cli.count_plays(ROOT / "playbooks" / "validate.yml") == 3
+    assert cli.count_plays(ROOT / "playbooks" / "validate.yml") == 1
+    assert cli.count_plays(ROOT / "playbooks" / "preflight.yml") == 3
     assert isinstance(cli.count_plays(ROOT / "playbooks" / "cluster.yml"), int)  # the main job shows play n/N
 
 
@@ -79,7 +99,10 @@ def test_count_plays_gives_up_on_what_it_cannot_read(tmp_path):
 def test_help_lists_the_exit_codes(capsys):
     assert cli.main(["--help"]) == 0
     out = capsys.readouterr().out
-    for line in ("3 the playbook of this subcommand is not built yet", "4 a task failed", "5 a host was unreachable"):
+    for line in ("3 the playbook of this subcommand is not built yet", "4 a task failed", "5 a host was unreachable",
+                 "validate check the inventory on this machine only; contact no host (playbooks/validate.yml)",
+                 "preflight check the inventory, then every host's requirements; change nothing "
+                 "(playbooks/preflight.yml)"):
         assert line in " ".join(out.split())
 
 
@@ -99,7 +122,8 @@ def project(tmp_path, monkeypatch):
     (p / "ansible.cfg").write_text("[defaults]\ninventory_plugins = inventory_plugins\n")
     for name in ("cluster.yml", "remove-node.yml"):
         (p / "playbooks" / name).write_text("- hosts: all\n  gather_facts: false\n  tasks: []\n")
-    (p / "hosts.yml").write_text("all:\n  children:\n    kube_control_plane:\n      hosts:\n        cp1:\n        cp2:\n")
+    (p / "hosts.yml").write_text(
+        "all:\n  children:\n    kube_control_plane:\n      hosts:\n        cp1:\n        cp2:\n")
     # the command sets these for Ansible; monkeypatch puts them back afterwards
     monkeypatch.setenv("ANSIBLE_CONFIG", str(ROOT / "ansible.cfg"))
     monkeypatch.setenv("ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED", "True")
@@ -286,6 +310,8 @@ def test_ansible_errors_are_kept():
     ({"rc": 3}, "rc=3"),
     ({}, "failed (no message)"),
     ({"msg": "x" * 1000}, "x" * 397 + "..."),
+    ({"msg": ["The inventory has 2 problem(s)", "a" * 300, "b"]},  # a list: every item, more room
+     "The inventory has 2 problem(s) | " + "a" * 300 + " | b"),
 ])
 def test_result_message_gives_the_line_a_person_needs(res, msg):
     assert result_message(res) == msg
