@@ -19,6 +19,8 @@ K8S_VERSION ?= 1.31.4
 BUNDLE_DIR ?= $(HOME)/.cache/kubesmith/offline-bundle
 # end-to-end scenarios on a real kubeadm cluster: they need KUBESMITH_BUNDLE_DIR (README)
 E2E_SCENARIOS ?= cluster cluster-ha
+# the end-to-end checks' test pods (molecule/cluster/tests); make bundle puts it in the bundle
+E2E_TEST_IMAGE ?= registry.k8s.io/e2e-test-images/agnhost:2.52
 
 BENCH_SIZES ?= 3 10
 BENCH_REPS ?= 3
@@ -73,7 +75,8 @@ test: lint unit render-check ## everything CI runs: lint, unit, render check, la
 
 bundle: setup ## offline bundle of K8S_VERSION into BUNDLE_DIR (binaries, images, packages, manifests; needs internet)
 	$(BIN)/ansible-playbook -i inventory/lab.terraform.yml playbooks/bundle.yml \
-	  -e kubesmith_kubernetes_version=$(K8S_VERSION) -e kubesmith_bundle_dir=$(BUNDLE_DIR)
+	  -e kubesmith_kubernetes_version=$(K8S_VERSION) -e kubesmith_bundle_dir=$(BUNDLE_DIR) \
+	  -e '{"bundle_extra_images": ["$(E2E_TEST_IMAGE)"]}'
 
 cluster: lab-up bundle ## the main job: lab hosts up, bundle built or reused, `kubesmith up` from it on the lab
 	$(BIN)/kubesmith up -i inventory/lab.terraform.yml \

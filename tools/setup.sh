@@ -7,7 +7,7 @@
 # Usage: tools/setup.sh [--no-apt]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-APT_PKGS=(mmdebstrap systemd-container zstd dpkg-dev iproute2 openssh-client tar)
+APT_PKGS=(mmdebstrap systemd-container zstd dpkg-dev iproute2 openssh-client tar skopeo)
 say() { echo "setup: $*" >&2; }
 
 if [[ ${1:-} != --no-apt ]]; then
