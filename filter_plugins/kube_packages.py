@@ -143,8 +143,8 @@ def _fix(source: str, release_base_url: str, bundle_dir: str) -> str:
         )
     return (
         f"Fix one of: let the controller reach kube_packages_release_base_url ({release_base_url}) or point "
-        "it at a mirror laid out like dl.k8s.io/release; set kube_packages_source: bundle and "
-        "kube_packages_bundle_dir to an offline bundle (roles/kube_packages/README.md, 'Offline bundle'); "
+        "it at a mirror laid out like dl.k8s.io/release; set kubesmith_bundle_dir to an offline bundle made by "
+        "playbooks/bundle.yml (make bundle) on a machine with internet (README, 'Offline bundle'); "
         "or set kube_packages_source: package to install from the apt repository on the hosts."
     )
 

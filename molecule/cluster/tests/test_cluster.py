@@ -71,7 +71,8 @@ def netexec_pod(name: str, node: str, labels: dict | None = None) -> dict:
 def dial(host, via_pod_ip: str, target: str, port: int, tries: int = 1) -> list[str]:
     """Ask the netexec pod at via_pod_ip to call http://target:port/hostname `tries` times."""
     url = f"http://{via_pod_ip}:8080/dial?request=hostname&protocol=http&host={target}&port={port}&tries={tries}"
-    out = host.run(f"python3 -c {shlex.quote(f'import urllib.request; print(urllib.request.urlopen({url!r}, timeout=30).read().decode())')}")
+    script = f"import urllib.request; print(urllib.request.urlopen({url!r}, timeout=30).read().decode())"
+    out = host.run(f"python3 -c {shlex.quote(script)}")
     assert out.rc == 0, out.stderr
     return json.loads(out.stdout).get("responses") or []
 
@@ -97,7 +98,8 @@ def test_every_node_is_ready(host):
     def ready():
         items = kget(host, "nodes")["items"]
         names = sorted(n["metadata"]["name"] for n in items)
-        ok = [n for n in items if any(c["type"] == "Ready" and c["status"] == "True" for c in n["status"]["conditions"])]
+        ok = [n for n in items
+              if any(c["type"] == "Ready" and c["status"] == "True" for c in n["status"]["conditions"])]
         return names == ALL_NODES and len(ok) == len(items) and names
     wait_for("all nodes Ready", ready)
 
@@ -196,6 +198,9 @@ def test_log_collector_runs_on_every_node(host):
 
 @pytest.mark.skipif(not os.environ.get("KUBESMITH_SCENARIO_HA"), reason="cluster-ha only")
 def test_api_answers_through_the_vip(host):
-    server = yaml.safe_load(host.file("/etc/kubernetes/admin.conf").content_string)["clusters"][0]["cluster"]["server"]
-    out = host.run(KUBECTL.replace("kubectl", f"kubectl --server {server}") + "get --raw=/readyz")
-    assert out.rc == 0 and out.stdout.strip() == "ok", out.stderr
+    # kubeadm writes controlPlaneEndpoint (the VIP, haproxy's 8443 beside the API servers) into admin.conf
+    config = yaml.safe_load(host.file("/etc/kubernetes/admin.conf").content_string)
+    server = config["clusters"][0]["cluster"]["server"]
+    assert server.endswith(".5:8443"), server
+    out = kubectl(host, "get --raw=/readyz")
+    assert out.stdout.strip() == "ok"

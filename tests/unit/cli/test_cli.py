@@ -71,7 +71,8 @@ def test_validate_and_preflight_always_run_in_check_mode(command):
 def test_validate_runs_on_the_controller_alone_and_preflight_on_the_hosts():
     validate = yaml.safe_load((ROOT / cli.COMMANDS["validate"].playbook).read_text())
     # localhost, or under --limit the limit's first host (tasks that never connect; tests/unit/playbooks)
-    assert [play["hosts"] for play in validate] == ["{{ 'localhost:all' if ansible_limit is defined else 'localhost' }}"]
+    expected = "{{ 'localhost:all' if ansible_limit is defined else 'localhost' }}"
+    assert [play["hosts"] for play in validate] == [expected]
     preflight = yaml.safe_load((ROOT / cli.COMMANDS["preflight"].playbook).read_text())
     assert [play["hosts"] for play in preflight] == ["localhost", "k8s_cluster", "etcd:loadbalancers:!k8s_cluster"]
 

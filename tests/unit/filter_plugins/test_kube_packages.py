@@ -101,7 +101,8 @@ def test_refused_lookup_names_the_url_the_reason_and_the_variables():
         "Connection refused>")})
     assert msg.startswith("kube_packages: could not fetch http://127.0.0.1:9/v1.31.4/bin/linux/amd64/kubeadm.sha256 ")
     assert "(timeout 20 s): <urlopen error [Errno 111] Connection refused>" in msg
-    for variable in ("kube_packages_release_base_url", "kube_packages_source", "kube_packages_bundle_dir"):
+    for variable in ("kube_packages_release_base_url", "kube_packages_source", "kubesmith_bundle_dir",
+                     "playbooks/bundle.yml"):
         assert variable in msg
 
 

@@ -123,8 +123,8 @@ def test_every_source_shape_gives_the_same_inventory(tmp_path, shape):
 
 def test_groups_output_adds_to_the_groups_hosts_name(tmp_path):
     hosts = {"a1": {"address": "192.0.2.1"}, "b1": {"address": "192.0.2.2", "groups": ["kube_node"]}}
-    inv = load(tmp_path, output_json(hosts, groups={"kube_control_plane": ["a1"], "kube_node": ["b1"], "lab": ["a1", "b1"],
-                                                    "etcd": None, "k8s_cluster": ["a1", "b1"]}))
+    inv = load(tmp_path, output_json(hosts, groups={"kube_control_plane": ["a1"], "kube_node": ["b1"],
+                                                    "lab": ["a1", "b1"], "etcd": None, "k8s_cluster": ["a1", "b1"]}))
     assert members(inv, "kube_control_plane") == ["a1"]
     assert members(inv, "kube_node") == ["b1"]
     assert members(inv, "lab") == ["a1", "b1"]

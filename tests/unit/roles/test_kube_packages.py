@@ -106,7 +106,7 @@ def test_unreachable_release_url_fails_fast_naming_the_alternatives(tmp_path):
     assert proc.returncode != 0, out
     assert proc.elapsed < 30
     assert f"http://127.0.0.1:9/v{VERSION}/bin/linux/amd64/kubeadm.sha256" in out  # what was tried
-    for variable in ("kube_packages_bundle_dir", "kube_packages_source", "kube_packages_release_base_url"):
+    for variable in ("kubesmith_bundle_dir", "kube_packages_source", "kube_packages_release_base_url"):
         assert variable in out
     assert not (tmp_path / "cache").exists() or not any(p.is_file() for p in (tmp_path / "cache").rglob("*"))
 
