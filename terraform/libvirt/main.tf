@@ -18,7 +18,6 @@ locals {
   machines = { for idx, m in local.machine_list : m.name => merge(m, {
     address = cidrhost(var.network_cidr, 11 + idx)
   }) }
-  kube_control_plane = sort([for name, m in local.machines : name if m.group == "kube_control_plane"])
 }
 
 resource "libvirt_network" "cluster" {
@@ -107,10 +106,10 @@ module "inventory" {
       var.ssh_private_key_file == null ? {} : { ansible_ssh_private_key_file = var.ssh_private_key_file },
     )
   } }
+  # cluster-wide kubesmith_* variables (checked by playbooks/validate.yml); the API endpoint
+  # itself is a fact of the api_endpoint role, not set here
   cluster = merge(
-    length(local.kube_control_plane) == 0 ? {} : {
-      kubesmith_api_endpoint = "${local.machines[local.kube_control_plane[0]].address}:6443"
-    },
-    var.kube_packages_version == null ? {} : { kube_packages_version = var.kube_packages_version },
+    var.kubesmith_kubernetes_version == null ? {} : { kubesmith_kubernetes_version = var.kubesmith_kubernetes_version },
+    var.kubesmith_api_vip == null ? {} : { kubesmith_api_vip = var.kubesmith_api_vip },
   )
 }

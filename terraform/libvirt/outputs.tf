@@ -11,6 +11,6 @@ output "groups" {
 }
 
 output "cluster" {
-  description = "Variables for every host: the API endpoint (first control-plane host), the Kubernetes version."
+  description = "Variables for every host: kubesmith_kubernetes_version and kubesmith_api_vip when set."
   value       = module.inventory.cluster
 }

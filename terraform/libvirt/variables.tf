@@ -66,8 +66,14 @@ variable "ssh_private_key_file" {
   default     = null
 }
 
-variable "kube_packages_version" {
-  description = "Kubernetes version kubesmith installs (cluster-wide variable); null to leave it to the inventory."
+variable "kubesmith_kubernetes_version" {
+  description = "Kubernetes version kubesmith installs (cluster-wide variable kubesmith_kubernetes_version); null to leave it to the inventory."
+  type        = string
+  default     = null
+}
+
+variable "kubesmith_api_vip" {
+  description = "Virtual IP of the Kubernetes API (cluster-wide variable kubesmith_api_vip), e.g. an unused address in .2-.10 of network_cidr; null for none."
   type        = string
   default     = null
 }

@@ -12,7 +12,7 @@ variable "hosts" {
 }
 
 variable "cluster" {
-  description = "Variables for every host, e.g. { kube_packages_version = \"1.31.4\" }."
+  description = "Variables for every host, e.g. { kubesmith_kubernetes_version = \"1.31.4\" } (checked by playbooks/validate.yml)."
   type        = any
   default     = {}
 }

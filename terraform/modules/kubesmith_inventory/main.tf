@@ -32,7 +32,7 @@ variable "hosts" {
 }
 
 variable "cluster" {
-  description = "Variables for every host (group all), e.g. { kubesmith_api_endpoint = \"10.0.0.10:6443\" }."
+  description = "Variables for every host (group all), e.g. { kubesmith_kubernetes_version = \"1.31.4\", kubesmith_api_vip = \"10.0.0.10\" }."
   type        = any
   default     = {}
 }

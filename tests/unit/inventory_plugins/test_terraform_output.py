@@ -109,7 +109,7 @@ def test_the_lab_json_is_read_as_the_lab_inventory(tmp_path):
 
 @pytest.mark.parametrize("shape", [lambda o: o, tfstate, show_json], ids=["output-json", "tfstate-v4", "show-json"])
 def test_every_source_shape_gives_the_same_inventory(tmp_path, shape):
-    inv = load(tmp_path, shape(output_json(cluster={"kubesmith_api_endpoint": "192.0.2.10:6443"})))
+    inv = load(tmp_path, shape(output_json(cluster={"kubesmith_api_vip": "192.0.2.10", "kubesmith_kubernetes_version": "1.31.4"})))
     assert members(inv, "kube_control_plane") == ["cp1"]
     assert members(inv, "kube_node") == ["worker1"]
     assert members(inv, "etcd") == ["etcd1"]
@@ -118,7 +118,8 @@ def test_every_source_shape_gives_the_same_inventory(tmp_path, shape):
     assert (w["ansible_host"], w["ansible_user"]) == ("192.0.2.21", "debian")
     assert (w["ansible_become"], w["node_zone"]) == (True, "a")
     assert "ansible_user" not in inv.hosts["etcd1"].vars  # no user: Ansible's default applies
-    assert inv.groups["all"].vars["kubesmith_api_endpoint"] == "192.0.2.10:6443"
+    all_vars = inv.groups["all"].vars
+    assert (all_vars["kubesmith_api_vip"], all_vars["kubesmith_kubernetes_version"]) == ("192.0.2.10", "1.31.4")
 
 
 def test_groups_output_adds_to_the_groups_hosts_name(tmp_path):

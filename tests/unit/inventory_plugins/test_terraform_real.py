@@ -41,7 +41,7 @@ STATIC_TFVARS = {
         "worker1": {"address": "192.0.2.21", "groups": ["kube_node", "lab"]},
         "etcd1": {"address": "etcd1.example.org", "user": "admin", "groups": ["etcd"], "vars": {"etcd_member": "e1"}},
     },
-    "cluster": {"kube_packages_version": "1.31.4", "kubesmith_api_endpoint": "192.0.2.11:6443"},
+    "cluster": {"kubesmith_kubernetes_version": "1.31.4", "kubesmith_api_vip": "192.0.2.10"},
 }
 
 # A configuration of variables and outputs only, with a sensitive output.
@@ -110,7 +110,8 @@ def check_static_inventory(inv):
     assert (cp1["ansible_host"], cp1["ansible_user"], cp1["ansible_become"]) == ("192.0.2.11", "debian", True)
     assert (etcd1["ansible_host"], etcd1["ansible_user"], etcd1["etcd_member"]) == ("etcd1.example.org", "admin", "e1")
     assert "ansible_user" not in inv.hosts["worker1"].vars
-    assert inv.groups["all"].vars["kubesmith_api_endpoint"] == "192.0.2.11:6443"
+    all_vars = inv.groups["all"].vars
+    assert (all_vars["kubesmith_kubernetes_version"], all_vars["kubesmith_api_vip"]) == ("1.31.4", "192.0.2.10")
 
 
 def test_the_plugin_runs_terraform_output_in_the_directory(tmp_path, static):
