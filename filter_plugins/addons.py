@@ -215,20 +215,6 @@ def addons_refs(objects) -> list[str]:
     return out
 
 
-def addons_failed_items(result) -> list[str]:
-    """'<item label>: <message>' for each failed item of a loop result (or the result itself)."""
-    result = result or {}
-    items = [r for r in result.get("results") or [] if isinstance(r, dict) and r.get("failed")] or [result]
-    out = []
-    for item in items:
-        label = item.get("_ansible_item_label")
-        default = f"still not ready after {item['attempts']} checks" if item.get("attempts") else "failed"
-        msg = " ".join(str(item.get("msg") or default).split())
-        msg = re.sub(r"^(Task failed: |Module failed: |Action failed: )+", "", msg)
-        out.append(f"{label}: {msg}" if label else msg)
-    return out
-
-
 def _plain(value):
     """Ansible's tagged strings and containers as plain Python types (and a deep copy)."""
     if isinstance(value, dict):
@@ -256,5 +242,4 @@ class FilterModule:
             "addons_manifests": addons_manifests,
             "addons_for_apply": addons_for_apply,
             "addons_refs": addons_refs,
-            "addons_failed_items": addons_failed_items,
         }

@@ -904,23 +904,6 @@ def apps_refs(objects: list[dict]) -> list[dict]:
     return out
 
 
-def apps_failed_items(result) -> list[str]:
-    """'<item label>: <message>' for each failed item of a loop result (or the result itself)."""
-    result = result or {}
-    items = [r for r in result.get("results") or [] if isinstance(r, dict) and r.get("failed")] or [result]
-    out = []
-    for item in items:
-        label = item.get("_ansible_item_label")
-        default = f"still not ready after {item['attempts']} checks" if item.get("attempts") else "failed"
-        msg = " ".join(str(item.get("msg") or default).split())
-        msg = re.sub(r"^(Task failed: |Module failed: |Action failed: )+", "", msg)
-        if "field is immutable" in msg:
-            msg += (" (Kubernetes never changes this field of an existing object, such as a Job's template or a "
-                    "workload's selector: delete the object, or rename it, and run again)")
-        out.append(f"{label}: {msg}" if label else msg)
-    return out
-
-
 def _object_name(obj: dict) -> str:
     meta = obj.get("metadata") or {}
     return f"{meta.get('namespace')}/{meta.get('name')}" if meta.get("namespace") else str(meta.get("name"))
@@ -1060,7 +1043,6 @@ class FilterModule:
             "apps_orphan_namespaces": apps_orphan_namespaces,
             "apps_manifests": apps_manifests,
             "apps_refs": apps_refs,
-            "apps_failed_items": apps_failed_items,
             "apps_failed_jobs": apps_failed_jobs,
             "apps_schema_problems": apps_schema_problems,
             "apps_schema_versions": apps_schema_versions,

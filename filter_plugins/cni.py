@@ -175,24 +175,10 @@ def cni_schema_skipped(objects) -> list[dict]:
             if (str(obj.get("apiVersion", "")).rsplit("/", 1)[0], obj.get("kind")) in crd_kinds]
 
 
-def cni_failed_items(result) -> list[str]:
-    """'<item label>: <message>' for each failed item of a loop result (or the result's own message)."""
-    result = result or {}
-    items = [r for r in result.get("results") or [] if isinstance(r, dict) and r.get("failed")] or [result]
-    out = []
-    for item in items:
-        label = item.get("_ansible_item_label")
-        msg = " ".join(str(item.get("msg") or "failed").split())
-        msg = re.sub(r"^(Task failed: |Module failed: |Action failed: )+", "", msg)
-        out.append(f"{label}: {msg}" if label else msg)
-    return out
-
-
 class FilterModule:
     def filters(self):
         return {
             "cni_problems": cni_problems,
-            "cni_failed_items": cni_failed_items,
             "cni_image": cni_image,
             "cni_image_tag": cni_image_tag,
             "cni_manifests": cni_manifests,

@@ -150,10 +150,11 @@ stdout_lines:
 """
 
 import os
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.kubeadm import (
+    RESET_WITH,
+    KubeadmWorker,
     ca_cert_hash_file,
     config_certificate_key,
     fail_command,
@@ -161,16 +162,17 @@ from ansible.module_utils.kubeadm import (
     generate_certificate_key,
     is_certificate_key,
     kubeconfig_server,
+    kubernetes_paths,
     parse_init_output,
-    redact,
     redact_lines,
     run_bounded,
     with_certificate_key,
+    write_private,
 )
 
 READYZ_TIMEOUT = 30  # seconds for the health check of an existing control plane
 
-RESET_HINT = "reset this host (module kubeadm_reset, playbook reset) and run again"
+RESET_HINT = f"reset this host ({RESET_WITH}) and run again"
 
 
 def argument_spec():
@@ -223,16 +225,11 @@ def init_hint(stdout: str, stderr: str, timed_out: bool) -> str:
     return f"fix the cause above; if kubeadm got past its preflight checks, {RESET_HINT}"
 
 
-class KubeadmInit:
+class KubeadmInit(KubeadmWorker):
     def __init__(self, module):
-        self.module = module
-        self.p = module.params
-        base = os.path.dirname(self.p["admin_kubeconfig"]) or "/"
+        super().__init__(module, [module.params["certificate_key"]])
         self.admin = self.p["admin_kubeconfig"]
-        self.manifest = os.path.join(base, "manifests", "kube-apiserver.yaml")
-        self.kubelet_conf = os.path.join(base, "kubelet.conf")
-        self.ca = os.path.join(base, "pki", "ca.crt")
-        self.secrets = [self.p["certificate_key"]]
+        self.manifest, self.kubelet_conf, self.ca = kubernetes_paths(self.admin)
         self.result = dict(
             changed=False,
             initialized=False,
@@ -243,9 +240,6 @@ class KubeadmInit:
             stdout_lines=[],
         )
         self.output = {}
-
-    def fail(self, msg, **kwargs):
-        self.module.fail_json(msg=redact(msg, self.secrets), **kwargs)
 
     def validate(self):
         key = self.p["certificate_key"]
@@ -303,10 +297,7 @@ class KubeadmInit:
 
     def private_config(self, text, key):
         """A 0600 temporary copy of the config with certificateKey set; the caller deletes it."""
-        fd, path = tempfile.mkstemp(prefix="kubeadm-init-", suffix=".yaml", dir=self.module.tmpdir)
-        with os.fdopen(fd, "w") as f:
-            f.write(with_certificate_key(text, key))
-        return path
+        return write_private(self.module, "kubeadm-init-", with_certificate_key(text, key))
 
     # -- actions ----------------------------------------------------------------------------
 

@@ -146,24 +146,26 @@ stdout_lines:
 import json
 import os
 import socket
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.kubeadm import (
     CA_HASH_RE,
+    RESET_WITH,
+    KubeadmWorker,
     fail_command,
     find_binary,
     is_certificate_key,
     is_token,
     join_configuration,
-    redact,
+    kubernetes_paths,
     redact_lines,
     run_bounded,
     split_endpoint,
     tcp_reachable,
+    write_private,
 )
 
-RESET_HINT = "reset it first (module kubeadm_reset, playbook reset)"
+RESET_HINT = f"reset it first ({RESET_WITH})"
 
 
 def argument_spec():
@@ -215,18 +217,12 @@ def join_hint(text: str, endpoint: str, timed_out: bool) -> str:
     return f"fix the cause above; if kubeadm got past its preflight checks, {RESET_HINT}, then run again"
 
 
-class KubeadmJoin:
+class KubeadmJoin(KubeadmWorker):
     def __init__(self, module):
-        self.module = module
-        self.p = module.params
-        base = os.path.dirname(self.p["kubelet_kubeconfig"]) or "/"
+        super().__init__(module, [module.params["token"], module.params["certificate_key"]])
         self.kubelet_conf = self.p["kubelet_kubeconfig"]
-        self.manifest = os.path.join(base, "manifests", "kube-apiserver.yaml")
-        self.secrets = [self.p["token"], self.p["certificate_key"]]
+        self.manifest = kubernetes_paths(self.kubelet_conf).manifest
         self.result = dict(changed=False, joined=False, stdout_lines=[])
-
-    def fail(self, msg, **kwargs):
-        self.module.fail_json(msg=redact(msg, self.secrets), **kwargs)
 
     def joined_already(self) -> bool:
         kubelet = os.path.exists(self.kubelet_conf)
@@ -319,11 +315,8 @@ class KubeadmJoin:
         if self.module.check_mode:
             return
         kubeadm = find_binary(self.module, "kubeadm", self.p["kubeadm_path"], "kubeadm_path")
-        fd, path = tempfile.mkstemp(prefix="kubeadm-join-", suffix=".yaml", dir=self.module.tmpdir)
+        path = write_private(self.module, "kubeadm-join-", json.dumps(self.document, indent=2, sort_keys=True) + "\n")
         try:
-            with os.fdopen(fd, "w") as f:
-                json.dump(self.document, f, indent=2, sort_keys=True)
-                f.write("\n")
             argv = [kubeadm, "join", "--config", path]
             if self.p["ignore_preflight_errors"]:
                 argv.append("--ignore-preflight-errors=" + ",".join(self.p["ignore_preflight_errors"]))

@@ -224,6 +224,9 @@ class KubeadmReset:
     def fail(self, msg, **kwargs):
         self.module.fail_json(msg=redact(msg), **kwargs)
 
+    def failed_command(self, msg, cmd, rc, out, err, **kwargs):
+        self.fail(msg, cmd=cmd, rc=rc, stdout=redact(out), stderr=redact(err), **kwargs)
+
     def run(self, argv, seconds=QUERY_TIMEOUT, data=None):
         result = run_bounded(self.module, argv, seconds, data=data)
         return result.argv, result.rc, result.stdout, result.stderr
@@ -231,13 +234,20 @@ class KubeadmReset:
     def must(self, argv, what, data=None):
         cmd, rc, out, err = self.run(argv, data=data)
         if rc != 0:
-            self.fail(
-                f"{what} failed (rc={rc}): {last_lines(err or out, 5)}",
-                cmd=cmd,
-                rc=rc,
-                stdout=redact(out),
-                stderr=redact(err),
-            )
+            self.failed_command(f"{what} failed (rc={rc}): {last_lines(err or out, 5)}", cmd, rc, out, err)
+        return out
+
+    def query(self, name, args, label, what, ignored=()):
+        """stdout of the read-only ``name args...`` (``label`` in messages); None when the tool is missing
+        or the query fails (with a warning that ``what`` was not checked, unless stderr holds one of ``ignored``)."""
+        path = self.module.get_bin_path(name)
+        if not path:
+            return None
+        _cmd, rc, out, err = self.run([path, *args])
+        if rc != 0:
+            if not any(mark in err for mark in ignored):
+                self.module.warn(f"{label} failed (rc={rc}), {what} not checked: {last_lines(err, 2)}")
+            return None
         return out
 
     # -- validation ----------------------------------------------------------------------------
@@ -320,26 +330,16 @@ class KubeadmReset:
                     scan.iptables.append((label, restore, filtered, removed))
 
     def scan_nft(self, scan):
-        nft = self.module.get_bin_path("nft")
-        if not nft:
-            return
-        _cmd, rc, out, err = self.run([nft, "list", "tables"])
-        if rc != 0:
-            self.module.warn(f"nft list tables failed (rc={rc}), nftables not checked: {last_lines(err, 2)}")
-            return
-        scan.nft_tables = leftover_nft_tables(parse_nft_tables(out))
+        out = self.query("nft", ["list", "tables"], "nft list tables", "nftables")
+        if out is not None:
+            scan.nft_tables = leftover_nft_tables(parse_nft_tables(out))
 
     def scan_ipvs(self, scan):
-        ipvsadm = self.module.get_bin_path("ipvsadm")
-        if not ipvsadm:
-            return
-        _cmd, rc, out, err = self.run([ipvsadm, "--save", "-n"])
-        if rc != 0:
-            # no ip_vs module: nothing to clear
-            if "Can't initialize ipvs" not in err and "Protocol not available" not in err:
-                self.module.warn(f"ipvsadm --save failed (rc={rc}), IPVS not checked: {last_lines(err, 2)}")
-            return
-        scan.ipvs_services = count_ipvs_services(out)
+        # without the ip_vs module there is nothing to clear, and nothing to warn about
+        no_ipvs = ("Can't initialize ipvs", "Protocol not available")
+        out = self.query("ipvsadm", ["--save", "-n"], "ipvsadm --save", "IPVS", ignored=no_ipvs)
+        if out is not None:
+            scan.ipvs_services = count_ipvs_services(out)
 
     # -- removing ------------------------------------------------------------------------------
 
@@ -358,13 +358,8 @@ class KubeadmReset:
                 why = f"did not finish within timeout={self.p['timeout']}s (is the container runtime answering?)"
             else:
                 why = f"failed (rc={rc})"
-            self.fail(
-                f"kubeadm reset {why}: {last_lines(err or out, 8)}",
-                cmd=cmd,
-                rc=rc,
-                stdout=redact(out),
-                stderr=redact(err),
-                stdout_lines=redact_lines(out),
+            self.failed_command(
+                f"kubeadm reset {why}: {last_lines(err or out, 8)}", cmd, rc, out, err, stdout_lines=redact_lines(out)
             )
 
     def unmount(self, paths):

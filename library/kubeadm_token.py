@@ -154,6 +154,7 @@ from datetime import datetime, timedelta, timezone
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.kubeadm import (
     TOKEN_ID_RE,
+    KubeadmWorker,
     fail_command,
     find_binary,
     is_token,
@@ -200,20 +201,15 @@ def token_line(entry: dict) -> str:
     return f"{name} {description} ({expires}; {','.join(public['usages'])})\n"
 
 
-class KubeadmToken:
+class KubeadmToken(KubeadmWorker):
     def __init__(self, module):
-        self.module = module
-        self.p = module.params
-        self.secrets = [self.p["token"]]
+        super().__init__(module, [module.params["token"]])
         self.kubeadm = None
         self.before = []
         self.after = []
         self.changed = False
         self.token = ""
         self.token_id = ""
-
-    def fail(self, msg, **kwargs):
-        self.module.fail_json(msg=redact(msg, self.secrets), **kwargs)
 
     def validate(self):
         p = self.p

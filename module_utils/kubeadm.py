@@ -43,6 +43,16 @@ Errors
   error_reason(stdout, stderr) -> str    kubeadm's "error execution phase ..." with its [ERROR ...]
                                          lines, else the last line of output (not redacted)
 
+The modules' workers (kubeadm_init/join/token)
+  KubeadmWorker(module, secrets=())      .module, .p (its params), .secrets (a list, to append to);
+                                         .fail(msg, **kw): fail_json with msg redacted
+  RESET_WITH                             how to reset a host, for the advice of failure messages
+  kubernetes_paths(kubeconfig) -> KubernetesPaths(manifest, kubelet_conf, ca)
+                                         the files kubeadm writes beside a kubeconfig of /etc/kubernetes
+  write_private(module, prefix, text) -> path
+                                         a 0600 temporary .yaml in the module's tmpdir (secrets inside);
+                                         the caller deletes it
+
 kubeadm output and configuration (used by kubeadm_init/join/token)
   parse_init_output(stdout) -> dict      token, certificate_key, join_endpoint, ca_cert_hashes
   parse_token_list(stdout) -> list[dict] the JSON stream of ``kubeadm token list -o json``
@@ -67,6 +77,7 @@ import os
 import re
 import secrets as _secrets
 import socket
+import tempfile
 from datetime import datetime, timezone
 from typing import NamedTuple
 
@@ -228,6 +239,53 @@ def fail_command(module, what: str, result: CommandResult, hint: str = "", secre
         stderr_lines=redact_lines(result.stderr, secrets),
         **extra,
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# what the modules' workers share
+
+RESET_WITH = "module kubeadm_reset, playbook reset"
+
+
+class KubeadmWorker:
+    """Base of a kubeadm module's worker: the module, its params and the secrets no message may show."""
+
+    def __init__(self, module, secrets=()):
+        self.module = module
+        self.p = module.params
+        self.secrets = list(secrets)
+
+    def fail(self, msg, **kwargs):
+        self.module.fail_json(msg=redact(msg, self.secrets), **kwargs)
+
+
+class KubernetesPaths(NamedTuple):
+    manifest: str  # manifests/kube-apiserver.yaml: the host runs an API server
+    kubelet_conf: str  # kubelet.conf: the host is a node of a cluster
+    ca: str  # pki/ca.crt: the cluster CA
+
+
+def kubernetes_paths(kubeconfig: str) -> KubernetesPaths:
+    """The files kubeadm writes in the directory of ``kubeconfig`` (admin.conf or kubelet.conf)."""
+    base = os.path.dirname(kubeconfig) or "/"
+    return KubernetesPaths(
+        os.path.join(base, "manifests", "kube-apiserver.yaml"),
+        os.path.join(base, "kubelet.conf"),
+        os.path.join(base, "pki", "ca.crt"),
+    )
+
+
+def write_private(module, prefix: str, text: str) -> str:
+    """``text`` (a kubeadm configuration with secrets) in a new 0600 file of the module's tmpdir;
+    the caller deletes it."""
+    fd, path = tempfile.mkstemp(prefix=prefix, suffix=".yaml", dir=module.tmpdir)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+    except BaseException:
+        os.unlink(path)
+        raise
+    return path
 
 
 # ---------------------------------------------------------------------------------------------

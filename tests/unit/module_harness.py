@@ -9,12 +9,18 @@
 ``run`` returns exit_json's arguments; ``run(..., failed=True)`` expects fail_json and returns its
 arguments. ``run_command`` feeds (rc, stdout, stderr) tuples to AnsibleModule.run_command in order,
 records each call's argv and keyword arguments, and fails the test when a call is unexpected.
+``run_module`` does all three at once, for modules that run every command under ``LC_ALL=C``.
+
+Also here: ``fake_bin_paths`` (get_bin_path answers), ``bounded`` (a command under ``timeout``),
+``FakeClock``, and the fixtures ``warnings`` (what the module warned), ``tls_files`` and
+``dropping_port`` (a loopback port that never answers), with ``free_port`` (one that refuses).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import socket
 
 import pytest
 from ansible.module_utils import basic
@@ -112,6 +118,23 @@ class ModuleHarness:
                 main()
         return exc.value.result
 
+    def run_module(self, main, module_args: dict, results, failed: bool = False, check: bool = False,
+                   diff: bool = False, environ: dict | None = None) -> tuple[dict, RunCommandMock]:
+        """``main`` with ``module_args`` (and check/diff mode) on scripted ``results``: (result, mock).
+
+        Every result must be used, and every command must run with ``environ`` (default LC_ALL=C)."""
+        mock = self.run_command(results)
+        if check:
+            module_args = {**module_args, "_ansible_check_mode": True}
+        if diff:
+            module_args = {**module_args, "_ansible_diff": True}
+        with self.args(module_args):
+            result = self.run(main, failed=failed)
+        mock.assert_all_used()
+        environ = {"LC_ALL": "C"} if environ is None else environ
+        assert all(kw["environ_update"] == environ for kw in mock.kwargs)
+        return result, mock
+
 
 @pytest.fixture
 def module_harness(monkeypatch) -> ModuleHarness:
@@ -123,6 +146,49 @@ def fake_bin_paths(monkeypatch, found: dict) -> dict:
     monkeypatch.setattr(basic.AnsibleModule, "get_bin_path",
                         lambda self, arg, required=False, opt_dirs=None: found.get(arg))
     return found
+
+
+TIMEOUT = "/usr/bin/timeout"
+
+
+def bounded(seconds, *argv) -> list[str]:
+    """The argv of ``argv`` run under timeout(1), as module_utils/kubeadm.py bounds its commands."""
+    return [TIMEOUT, "--kill-after=10s", f"{seconds}s", *argv]
+
+
+@pytest.fixture
+def warnings(monkeypatch) -> list[str]:
+    """What the module passed to AnsibleModule.warn, in order."""
+    seen = []
+    monkeypatch.setattr(basic.AnsibleModule, "warn", lambda self, msg, **kw: seen.append(msg))
+    return seen
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on: a connect is refused."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def dropping_port():
+    """A loopback listener whose accept queue is full: the kernel drops further SYNs, so a connect
+    neither succeeds nor is refused - it times out, like behind a firewall that drops packets."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(0)
+    port = server.getsockname()[1]
+    fillers = []
+    for _ in range(8):
+        s = socket.socket()
+        s.setblocking(False)
+        s.connect_ex(("127.0.0.1", port))
+        fillers.append(s)
+    yield port
+    for s in fillers:
+        s.close()
+    server.close()
 
 
 class FakeClock:

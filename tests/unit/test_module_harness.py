@@ -49,3 +49,11 @@ def test_unexpected_run_command_fails_the_test(module_harness):
     module_harness.run_command([])
     with module_harness.args({"name": "x"}), pytest.raises(pytest.fail.Exception):
         demo_main()
+
+
+def test_run_module_sets_check_mode_and_checks_every_result_is_used(module_harness):
+    result, rc = module_harness.run_module(demo_main, {"name": "x"}, [(0, "x\n", "")], check=True)
+    assert result == {"changed": False, "said": "x"}
+    assert rc.calls == [["echo", "x"]]
+    with pytest.raises(AssertionError, match="never used"):
+        module_harness.run_module(demo_main, {"name": "x"}, [(0, "x\n", ""), (0, "", "")])

@@ -199,16 +199,10 @@ def test_for_apply_leaves_metallbs_ca_bundle_and_null_timestamps_out_without_tou
     assert crd["spec"]["conversion"]["webhook"]["clientConfig"]["caBundle"] == "Cg=="
 
 
-def test_refs_and_failed_items():
+def test_refs():
     assert addons.addons_refs([{"kind": "Namespace", "metadata": {"name": "a"}},
                                {"kind": "Deployment", "metadata": {"name": "c", "namespace": "b"}}]) == [
         "Namespace a", "Deployment b/c"]
-    result = {"results": [{"failed": False}, {"failed": True, "_ansible_item_label": "Deployment b/c",
-                                              "msg": "Task failed: Module failed: timed out\n waiting"},
-                          {"failed": True, "attempts": 3}]}
-    assert addons.addons_failed_items(result) == ["Deployment b/c: timed out waiting",
-                                                  "still not ready after 3 checks"]
-    assert addons.addons_failed_items({"msg": "refused"}) == ["refused"]
 
 
 def test_every_filter_is_registered():

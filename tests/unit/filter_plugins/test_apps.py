@@ -377,24 +377,9 @@ def test_failed_jobs():
         "shop/bad: BackoffLimitExceeded (Job has reached the specified backoff limit)"]
 
 
-def test_failed_items_of_a_loop_and_of_a_single_result():
-    result = {"failed": True, "results": [
-        {"failed": False, "_ansible_item_label": "ConfigMap shop/web-config"},
-        {"failed": True, "_ansible_item_label": "Deployment shop/web",
-         "msg": "Task failed: Module failed: \"Deployment\" \"web\": Timed out\n waiting on resource"},
-    ]}
-    assert apps.apps_failed_items(result) == ['Deployment shop/web: "Deployment" "web": Timed out waiting on resource']
-    assert apps.apps_failed_items({"failed": True, "msg": "Connection refused"}) == ["Connection refused"]
-    (immutable,) = apps.apps_failed_items({"failed": True, "msg": 'Job.batch "x" is invalid: spec.template: '
-                                                                  "Invalid value: ...: field is immutable"})
-    assert immutable.endswith("delete the object, or rename it, and run again)")
-    assert apps.apps_failed_items({"failed": True, "attempts": 60, "_ansible_item_label": "shop/legacy"}) == [
-        "shop/legacy: still not ready after 60 checks"]
-
-
 def test_registered_as_filters():
     assert set(apps.FilterModule().filters()) == {
         "apps_problems", "apps_normalize", "apps_public", "apps_orphan_namespaces", "apps_manifests", "apps_refs",
-        "apps_failed_items", "apps_failed_jobs", "apps_schema_problems", "apps_schema_versions", "apps_to_yaml",
+        "apps_failed_jobs", "apps_schema_problems", "apps_schema_versions", "apps_to_yaml",
         "apps_pod_problems",
     }

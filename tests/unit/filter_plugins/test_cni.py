@@ -130,11 +130,3 @@ def test_an_unknown_kubernetes_version_is_a_problem_naming_the_variable():
     (problem,) = cni.cni_schema_problems([_daemonset()], "1.9")
     assert problem.startswith("cni_kubernetes_version '1.9'")
     assert "kubesmith_kubernetes_version" in problem
-
-
-def test_failed_items_say_which_object_failed():
-    result = {"results": [{"failed": False, "_ansible_item_label": "ConfigMap a"},
-                          {"failed": True, "_ansible_item_label": "DaemonSet kube-system/calico-node",
-                           "msg": "Task failed: Resource apply timed out"}]}
-    assert cni.cni_failed_items(result) == ["DaemonSet kube-system/calico-node: Resource apply timed out"]
-    assert cni.cni_failed_items({"msg": "Failed to load kubeconfig"}) == ["Failed to load kubeconfig"]

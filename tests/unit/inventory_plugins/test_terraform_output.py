@@ -109,7 +109,8 @@ def test_the_lab_json_is_read_as_the_lab_inventory(tmp_path):
 
 @pytest.mark.parametrize("shape", [lambda o: o, tfstate, show_json], ids=["output-json", "tfstate-v4", "show-json"])
 def test_every_source_shape_gives_the_same_inventory(tmp_path, shape):
-    inv = load(tmp_path, shape(output_json(cluster={"kubesmith_api_vip": "192.0.2.10", "kubesmith_kubernetes_version": "1.31.4"})))
+    cluster = {"kubesmith_api_vip": "192.0.2.10", "kubesmith_kubernetes_version": "1.31.4"}
+    inv = load(tmp_path, shape(output_json(cluster=cluster)))
     assert members(inv, "kube_control_plane") == ["cp1"]
     assert members(inv, "kube_node") == ["worker1"]
     assert members(inv, "etcd") == ["etcd1"]

@@ -10,7 +10,6 @@ import stat
 import etcd_snapshot
 import pytest
 import yaml
-from ansible.module_utils.basic import AnsibleModule
 from fixtures.etcd.recorded import load
 from module_harness import fake_bin_paths
 
@@ -63,13 +62,6 @@ def diagnosed(monkeypatch):
         etcd_snapshot, "diagnose_endpoint", lambda url, *a: calls.append(url) or "connection refused: nothing listens"
     )
     return calls
-
-
-@pytest.fixture
-def warnings(monkeypatch):
-    seen = []
-    monkeypatch.setattr(AnsibleModule, "warn", lambda self, msg, **kw: seen.append(msg))
-    return seen
 
 
 @pytest.fixture

@@ -9,25 +9,11 @@ from pathlib import Path
 import kubeadm_init
 import pytest
 import yaml
-from ansible.module_utils.basic import AnsibleModule
 from fixtures.kubeadm.outputs import CA_CERT, CA_HASH, CERTIFICATE_KEY, TOKEN, load
-from module_harness import fake_bin_paths
+from fixtures.kubeadm.outputs import INIT_CONFIG as CONFIG
+from module_harness import TIMEOUT, bounded, fake_bin_paths
 
-KUBEADM, KUBECTL, TIMEOUT = "/usr/bin/kubeadm", "/usr/bin/kubectl", "/usr/bin/timeout"
-ENV = {"LC_ALL": "C"}
-CONFIG = """apiVersion: kubeadm.k8s.io/v1beta4
-kind: InitConfiguration
-nodeRegistration:
-  name: cp1
----
-apiVersion: kubeadm.k8s.io/v1beta4
-kind: ClusterConfiguration
-controlPlaneEndpoint: 10.0.0.10:6443
-"""
-
-
-def bounded(seconds, *argv):
-    return [TIMEOUT, "--kill-after=10s", f"{seconds}s", *argv]
+KUBEADM, KUBECTL = "/usr/bin/kubeadm", "/usr/bin/kubectl"
 
 
 class Host:
@@ -70,13 +56,6 @@ def binaries(monkeypatch):
     return fake_bin_paths(monkeypatch, {"kubeadm": KUBEADM, "kubectl": KUBECTL, "timeout": TIMEOUT})
 
 
-@pytest.fixture
-def warnings(monkeypatch):
-    seen = []
-    monkeypatch.setattr(AnsibleModule, "warn", lambda self, msg: seen.append(msg))
-    return seen
-
-
 def args(host, **extra):
     return {
         "config": str(host.config),
@@ -87,14 +66,7 @@ def args(host, **extra):
 
 
 def run(harness, module_args, results, failed=False, check=False):
-    mock = harness.run_command(results)
-    if check:
-        module_args = {**module_args, "_ansible_check_mode": True}
-    with harness.args(module_args):
-        result = harness.run(kubeadm_init.main, failed=failed)
-    mock.assert_all_used()
-    assert all(kw["environ_update"] == ENV for kw in mock.kwargs)
-    return result, mock
+    return harness.run_module(kubeadm_init.main, module_args, results, failed=failed, check=check)
 
 
 def without_secrets(result):

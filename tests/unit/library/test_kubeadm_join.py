@@ -10,15 +10,10 @@ from pathlib import Path
 import kubeadm_join
 import pytest
 from fixtures.kubeadm.outputs import CA_HASH, CERTIFICATE_KEY, TOKEN, load
-from module_harness import fake_bin_paths
+from module_harness import TIMEOUT, bounded, fake_bin_paths, free_port
 
-KUBEADM, TIMEOUT = "/usr/bin/kubeadm", "/usr/bin/timeout"
-ENV = {"LC_ALL": "C"}
+KUBEADM = "/usr/bin/kubeadm"
 HERE = socket.gethostname()
-
-
-def bounded(seconds, *argv):
-    return [TIMEOUT, "--kill-after=10s", f"{seconds}s", *argv]
 
 
 class Host:
@@ -55,29 +50,7 @@ def listener():
 
 @pytest.fixture
 def closed_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return port
-
-
-@pytest.fixture
-def dropping_port():
-    """A loopback listener whose accept queue is full: SYNs are dropped, a connect times out."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(0)
-    port = server.getsockname()[1]
-    fillers = []
-    for _ in range(8):
-        s = socket.socket()
-        s.setblocking(False)
-        s.connect_ex(("127.0.0.1", port))
-        fillers.append(s)
-    yield port
-    for s in fillers:
-        s.close()
-    server.close()
+    return free_port()
 
 
 def args(host, endpoint, **extra):
@@ -92,14 +65,7 @@ def args(host, endpoint, **extra):
 
 
 def run(harness, module_args, results, failed=False, check=False):
-    mock = harness.run_command(results)
-    if check:
-        module_args = {**module_args, "_ansible_check_mode": True}
-    with harness.args(module_args):
-        result = harness.run(kubeadm_join.main, failed=failed)
-    mock.assert_all_used()
-    assert all(kw["environ_update"] == ENV for kw in mock.kwargs)
-    return result, mock
+    return harness.run_module(kubeadm_join.main, module_args, results, failed=failed, check=check)
 
 
 def kubeadm_join_reads(host, name, seen, writes_kubelet_conf=True):

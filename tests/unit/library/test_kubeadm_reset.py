@@ -7,13 +7,11 @@ from pathlib import Path
 
 import kubeadm_reset
 import pytest
-from ansible.module_utils.basic import AnsibleModule
-from module_harness import fake_bin_paths
+from module_harness import TIMEOUT, bounded, fake_bin_paths
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "kubeadm_ops"
-KUBEADM, TIMEOUT, IP, NFT, IPVSADM, UMOUNT = (
+KUBEADM, IP, NFT, IPVSADM, UMOUNT = (
     "/usr/bin/kubeadm",
-    "/usr/bin/timeout",
     "/usr/sbin/ip",
     "/usr/sbin/nft",
     "/usr/sbin/ipvsadm",
@@ -28,7 +26,7 @@ def fixture(name):
 
 
 def t(*argv, seconds=60):
-    return [TIMEOUT, "--kill-after=10s", f"{seconds}s", *argv]
+    return bounded(seconds, *argv)
 
 
 def tool(name):
@@ -61,13 +59,6 @@ def host(monkeypatch, tmp_path):
     fake_bin_paths(monkeypatch, {**BASE_BINS, **NFT_VARIANT})
     monkeypatch.setattr(kubeadm_reset, "ROOT", str(tmp_path))
     return tmp_path
-
-
-@pytest.fixture
-def warnings(monkeypatch):
-    seen = []
-    monkeypatch.setattr(AnsibleModule, "warn", lambda self, msg, **kw: seen.append(msg))
-    return seen
 
 
 def put(root, path, text="x\n"):
@@ -177,13 +168,7 @@ OK = (0, "", "")
 
 
 def run(harness, module_args, results, failed=False, check=False, diff=False):
-    mock = harness.run_command(results)
-    args = {**module_args, "_ansible_check_mode": check, "_ansible_diff": diff}
-    with harness.args(args):
-        result = harness.run(kubeadm_reset.main, failed=failed)
-    mock.assert_all_used()
-    assert all(kw["environ_update"] == {"LC_ALL": "C"} for kw in mock.kwargs)
-    return result, mock
+    return harness.run_module(kubeadm_reset.main, module_args, results, failed=failed, check=check, diff=diff)
 
 
 def control_plane(root):

@@ -7,16 +7,16 @@ from datetime import UTC, datetime
 import kubeadm_token
 import pytest
 from fixtures.kubeadm.outputs import ALL_TOKENS, CREATED_TOKEN, FOREVER_TOKEN, JOIN_TOKEN, TOKEN, load
-from module_harness import fake_bin_paths
+from module_harness import TIMEOUT, fake_bin_paths
+from module_harness import bounded as timeout
 
-KUBEADM, TIMEOUT = "/usr/bin/kubeadm", "/usr/bin/timeout"
-ENV = {"LC_ALL": "C"}
+KUBEADM = "/usr/bin/kubeadm"
 GROUPS = "system:bootstrappers:kubeadm:default-node-token"
 NOW = datetime(2026, 11, 28, 7, 20, tzinfo=UTC)  # JOIN_TOKEN has 50 min left
 
 
 def bounded(*argv, seconds=60):
-    return [TIMEOUT, "--kill-after=10s", f"{seconds}s", KUBEADM, "token", *argv]
+    return timeout(seconds, KUBEADM, "token", *argv)
 
 
 @pytest.fixture(autouse=True)
@@ -45,16 +45,7 @@ def args(kubeconfig, **extra):
 
 
 def run(harness, module_args, results, failed=False, check=False, diff=False):
-    mock = harness.run_command(results)
-    if check:
-        module_args = {**module_args, "_ansible_check_mode": True}
-    if diff:
-        module_args = {**module_args, "_ansible_diff": True}
-    with harness.args(module_args):
-        result = harness.run(kubeadm_token.main, failed=failed)
-    mock.assert_all_used()
-    assert all(kw["environ_update"] == ENV for kw in mock.kwargs)
-    return result, mock
+    return harness.run_module(kubeadm_token.main, module_args, results, failed=failed, check=check, diff=diff)
 
 
 def listing(kubeconfig):

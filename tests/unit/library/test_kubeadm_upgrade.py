@@ -8,11 +8,10 @@ from pathlib import Path
 
 import kubeadm_upgrade
 import pytest
-from ansible.module_utils.basic import AnsibleModule
-from module_harness import fake_bin_paths
+from module_harness import TIMEOUT, bounded, fake_bin_paths
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "kubeadm_ops"
-KUBEADM, KUBECTL, TIMEOUT = "/usr/bin/kubeadm", "/usr/bin/kubectl", "/usr/bin/timeout"
+KUBEADM, KUBECTL = "/usr/bin/kubeadm", "/usr/bin/kubectl"
 ADMIN = "/etc/kubernetes/admin.conf"
 TOKEN = "abcdef.0123456789abcdef"
 
@@ -28,7 +27,7 @@ def recorded(name, rc=0):
 
 
 def t(*argv, seconds=900):
-    return [TIMEOUT, "--kill-after=10s", f"{seconds}s", *argv]
+    return bounded(seconds, *argv)
 
 
 KUBEADM_VERSION = t(KUBEADM, "version", "-o", "short", seconds=60)
@@ -55,13 +54,6 @@ def host(monkeypatch, tmp_path):
     return tmp_path
 
 
-@pytest.fixture
-def warnings(monkeypatch):
-    seen = []
-    monkeypatch.setattr(AnsibleModule, "warn", lambda self, msg, **kw: seen.append(msg))
-    return seen
-
-
 def put(root, path, text):
     real = root / path.lstrip("/")
     real.parent.mkdir(parents=True, exist_ok=True)
@@ -78,13 +70,7 @@ def apiserver_manifest(root, version):
 
 
 def run(harness, module_args, results, failed=False, check=False, diff=False):
-    mock = harness.run_command(results)
-    args = {**module_args, "_ansible_check_mode": check, "_ansible_diff": diff}
-    with harness.args(args):
-        result = harness.run(kubeadm_upgrade.main, failed=failed)
-    mock.assert_all_used()
-    assert all(kw["environ_update"] == {"LC_ALL": "C"} for kw in mock.kwargs)
-    return result, mock
+    return harness.run_module(kubeadm_upgrade.main, module_args, results, failed=failed, check=check, diff=diff)
 
 
 # --- plan --------------------------------------------------------------------------------------

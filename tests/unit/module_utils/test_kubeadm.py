@@ -24,11 +24,12 @@ from fixtures.kubeadm.outputs import (
     CERTIFICATE_KEY,
     ENDPOINT,
     FOREVER_TOKEN,
+    INIT_CONFIG,
     JOIN_TOKEN,
     TOKEN,
     load,
 )
-from module_harness import AnsibleFailJson, fake_bin_paths
+from module_harness import AnsibleFailJson, fake_bin_paths, free_port
 
 # --- secrets ---------------------------------------------------------------------------------
 
@@ -305,16 +306,7 @@ def test_parse_init_output_of_a_single_control_plane():
     assert k.parse_init_output("") == {"token": "", "certificate_key": "", "join_endpoint": "", "ca_cert_hashes": []}
 
 
-CONFIG = """---
-apiVersion: kubeadm.k8s.io/v1beta4
-kind: InitConfiguration
-nodeRegistration:
-  name: cp1
----
-apiVersion: kubeadm.k8s.io/v1beta4
-kind: ClusterConfiguration
-controlPlaneEndpoint: 10.0.0.10:6443
-"""
+CONFIG = "---\n" + INIT_CONFIG  # with a leading document marker
 
 
 def test_with_certificate_key_adds_it_to_the_init_configuration():
@@ -395,38 +387,12 @@ def test_tcp_reachable_with_a_loopback_listener():
         assert k.tcp_reachable("127.0.0.1", server.getsockname()[1], 2) is None
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_tcp_reachable_refused_on_a_closed_port():
     assert k.tcp_reachable("127.0.0.1", free_port(), 2) == "refused"
 
 
-@pytest.fixture
-def full_listener():
-    """A loopback listener whose accept queue is full: the kernel drops further SYNs, so a connect
-    neither succeeds nor is refused - it times out, like behind a firewall that drops packets."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(0)
-    port = server.getsockname()[1]
-    fillers = []
-    for _ in range(8):
-        s = socket.socket()
-        s.setblocking(False)
-        s.connect_ex(("127.0.0.1", port))
-        fillers.append(s)
-    yield port
-    for s in fillers:
-        s.close()
-    server.close()
-
-
-def test_tcp_reachable_times_out(full_listener):
-    assert k.tcp_reachable("127.0.0.1", full_listener, 0.3) == "timed out"
+def test_tcp_reachable_times_out(dropping_port):
+    assert k.tcp_reachable("127.0.0.1", dropping_port, 0.3) == "timed out"
 
 
 def test_tcp_reachable_names_other_errors():

@@ -20,6 +20,7 @@ import kubernetes_validate
 import pytest
 import yaml
 from kubernetes_validate import utils as kv_utils
+from role_testing import one, oneline, unreachable_kubeconfig
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 ROLE = ROOT / "roles" / "addons"
@@ -71,25 +72,8 @@ def run(tmp: pathlib.Path, *args: str, variables: dict | None = None) -> subproc
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120, check=False, cwd=tmp)
 
 
-def oneline(proc) -> str:
-    return re.sub(r"\s+", " ", proc.stdout + proc.stderr)
-
-
 def changed(proc) -> int:
     return sum(int(n) for n in re.findall(r"changed=(\d+)", proc.stdout))
-
-
-def _unreachable_kubeconfig(tmp: pathlib.Path) -> pathlib.Path:
-    """A kubeconfig whose server refuses connections: the apply path up to its first API call."""
-    tmp.mkdir(parents=True, exist_ok=True)
-    path = tmp / "kubeconfig"
-    path.write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": "nowhere",
-        "clusters": [{"name": "nowhere", "cluster": {"server": "https://127.0.0.1:9"}}],
-        "contexts": [{"name": "nowhere", "context": {"cluster": "nowhere", "user": "admin"}}],
-        "users": [{"name": "admin", "user": {"token": "not-a-real-token"}}],
-    }))
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +90,7 @@ def runs(tmp_path_factory):
             "defaults": pool.submit(run, dirs["defaults"], *render),
             "bad": pool.submit(run, dirs["bad"], *render, variables=BAD),
             "unreachable": pool.submit(run, dirs["unreachable"], "-e",
-                                       f"kubesmith_kubeconfig={_unreachable_kubeconfig(dirs['unreachable'])}"),
+                                       f"kubesmith_kubeconfig={unreachable_kubeconfig(dirs['unreachable'])}"),
         }
         results = {"custom": run(dirs["custom"], *render, variables=CUSTOM)}
         results["check"] = run(dirs["custom"], "--check", "--diff", *render, variables=CUSTOM)
@@ -116,11 +100,6 @@ def runs(tmp_path_factory):
 
 def objects(directory: pathlib.Path, name: str) -> list[dict]:
     return [doc for doc in yaml.safe_load_all((directory / "out" / name).read_text()) if doc]
-
-
-def one(objs, kind, name=None):
-    (found,) = [o for o in objs if o["kind"] == kind and (name is None or o["metadata"]["name"] == name)]
-    return found
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 import apps
 import pytest
 import yaml
+from role_testing import kinds, one, oneline, unreachable_kubeconfig
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 ROLE = ROOT / "roles" / "apps"
@@ -84,15 +85,6 @@ def render():
         return copy.deepcopy(cache[key])
 
     return _render
-
-
-def kinds(objects):
-    return [(o["kind"], o["metadata"]["name"]) for o in objects]
-
-
-def one(objects, kind, name=None):
-    (found,) = [o for o in objects if o["kind"] == kind and (name is None or o["metadata"]["name"] == name)]
-    return found
 
 
 def pod_spec(obj):
@@ -344,27 +336,10 @@ def changed(proc) -> int:
     return sum(int(n) for n in re.findall(r"changed=(\d+)", proc.stdout))
 
 
-def oneline(proc) -> str:
-    return re.sub(r"\s+", " ", proc.stdout + proc.stderr)
-
-
 def _vault(plaintext: str) -> str:
     from ansible.parsing.vault import VaultLib, VaultSecret
 
     return VaultLib([("default", VaultSecret(b"test-vault-password"))]).encrypt(plaintext).decode()
-
-
-def _unreachable_kubeconfig(tmp: pathlib.Path) -> pathlib.Path:
-    """A kubeconfig whose server refuses connections: the apply path up to its first API call, with
-    no API server started or faked."""
-    path = tmp / "kubeconfig"
-    path.write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": "nowhere",
-        "clusters": [{"name": "nowhere", "cluster": {"server": "https://127.0.0.1:9"}}],
-        "contexts": [{"name": "nowhere", "context": {"cluster": "nowhere", "user": "admin"}}],
-        "users": [{"name": "admin", "user": {"token": "not-a-real-token"}}],
-    }))
-    return path
 
 
 VAULTED = "vaulted-s3cr3t-token"
@@ -397,7 +372,7 @@ def runs(tmp_path_factory):
     results = {}
     with ThreadPoolExecutor(max_workers=4) as pool:
         bad = pool.submit(run, dirs["bad"], *render_args, variables={"apps_list": BAD})
-        apply = pool.submit(run, dirs["apply"], "-e", f"apps_kubeconfig={_unreachable_kubeconfig(dirs['apply'])}")
+        apply = pool.submit(run, dirs["apply"], "-e", f"apps_kubeconfig={unreachable_kubeconfig(dirs['apply'])}")
         results["render"] = run(dirs["render"], *render_args)
         for name in ("check", "change"):
             shutil.copytree(dirs["render"] / "out", dirs[name] / "out")

@@ -23,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 import cni
 import pytest
 import yaml
+from role_testing import kinds, one, oneline, unreachable_kubeconfig
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 ROLE = ROOT / "roles" / "cni"
@@ -73,15 +74,6 @@ def render():
         return text, cni.cni_manifests(text)
 
     return _render
-
-
-def kinds(objects):
-    return [(o["kind"], o["metadata"]["name"]) for o in objects]
-
-
-def one(objects, kind, name=None):
-    (found,) = [o for o in objects if o["kind"] == kind and (name is None or o["metadata"]["name"] == name)]
-    return found
 
 
 def container(objects, kind, name):
@@ -208,21 +200,12 @@ def run(tmp: pathlib.Path, combos, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120, check=False, cwd=tmp)
 
 
-def oneline(proc) -> str:
-    return re.sub(r"\s+", " ", proc.stdout + proc.stderr)
-
-
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """render: flannel vxlan and calico ipip into out/; rerender: calico ipip again; bad: calico host-gw;
     apply: calico vxlan with a kubeconfig whose server refuses connections (no API server started or faked)."""
     dirs = {name: tmp_path_factory.mktemp(f"cni-{name}") for name in ("render", "bad", "apply")}
-    kubeconfig = dirs["apply"] / "kubeconfig"
-    kubeconfig.write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": "nowhere",
-        "clusters": [{"name": "nowhere", "cluster": {"server": "https://127.0.0.1:9"}}],
-        "contexts": [{"name": "nowhere", "context": {"cluster": "nowhere", "user": "admin"}}],
-        "users": [{"name": "admin", "user": {"token": "not-a-real-token"}}]}))
+    kubeconfig = unreachable_kubeconfig(dirs["apply"])
 
     def render_twice():
         args = ("-e", "cni_render_dir=out/{{ item.0 }}")
