@@ -422,17 +422,17 @@ def count_ipvs_services(text: str) -> int:
 
 
 def mount_points_under(mountinfo: str, directories: list[str]) -> list[str]:
-    """Mount points (from /proc/self/mountinfo) inside any of ``directories``, deepest first."""
-    found = set()
+    """Mount points (from /proc/self/mountinfo) inside any of ``directories``, deepest first, one entry per
+    mount: a point with mounts stacked on it (a tmpfs over a bind mount) is listed once for each, because
+    one umount takes off only the top one and a removal would go through the mount left below."""
+    found = []
     for line in mountinfo.splitlines():
         fields = line.split()
         if len(fields) < 5:
             continue
         point = fields[4].replace("\\040", " ")
-        for directory in directories:
-            base = directory.rstrip("/")
-            if point == base or point.startswith(base + "/"):
-                found.add(point)
+        if any(point == d.rstrip("/") or point.startswith(d.rstrip("/") + "/") for d in directories):
+            found.append(point)
     return sorted(found, key=lambda p: (-p.count("/"), p))
 
 

@@ -252,6 +252,28 @@ def test_without_kubeadm_mounts_are_unmounted_before_removal(module_harness, hos
     assert result["stdout_lines"] == []
 
 
+def test_stacked_mounts_are_unmounted_once_each(module_harness, host, monkeypatch):
+    # a tmpfs over a hostPath bind mount at one point: umount runs twice, or the removal of the pod
+    # directory would delete the bind mount's source through the mount left below the tmpfs
+    fake_bin_paths(monkeypatch, {**BASE_BINS, "kubeadm": None})
+    point = f"{POD}/volumes/kubernetes.io~host-path/data"
+    put(host, f"{point}/x")
+    put(
+        host,
+        kubeadm_reset.MOUNTINFO,
+        f"240 22 254:1 /srv/keep {point} rw,relatime shared:1 - ext4 /dev/vda1 rw\n"
+        f"245 240 0:59 / {point} rw,relatime shared:131 - tmpfs tmpfs rw\n",
+    )
+    result, rc = run(
+        module_harness,
+        {"clean_cni": False, "clean_iptables": False, "clean_ipvs": False},
+        [OK, OK],
+    )
+    assert rc.calls == [t(UMOUNT, point), t(UMOUNT, point)]
+    assert result["removed"] == ["/var/lib/kubelet/pods"]
+    assert not exists(host, "/var/lib/kubelet/pods")
+
+
 def test_a_failing_umount_stops_before_removing(module_harness, host, monkeypatch):
     fake_bin_paths(monkeypatch, {**BASE_BINS, "kubeadm": None})
     put(host, f"{POD}/volumes/kubernetes.io~projected/kube-api-access-9x2kq/token")

@@ -264,6 +264,22 @@ def test_mount_points_under_are_deepest_first():
     assert ops.mount_points_under(fixture("mountinfo.txt"), ["/var/lib/cni"]) == []
 
 
+def test_stacked_mounts_are_listed_once_per_mount():
+    # a tmpfs over a hostPath bind at one point: one umount takes off only the tmpfs, and a removal
+    # would then delete the bind mount's source through it
+    point = "/var/lib/kubelet/pods/p1/volumes/kubernetes.io~host-path/data"
+    mountinfo = (
+        f"240 100 254:1 /srv/keep {point} rw,relatime shared:1 - ext4 /dev/vda1 rw\n"
+        f"245 240 0:59 / {point} rw,relatime shared:131 - tmpfs tmpfs rw\n"
+        "246 100 0:60 / /var/lib/kubelet/pods/p1/volumes/kubernetes.io~empty-dir/cache rw - tmpfs tmpfs rw\n"
+    )
+    assert ops.mount_points_under(mountinfo, ["/var/lib/kubelet/pods", "/var/lib/kubelet/pods/p1"]) == [
+        "/var/lib/kubelet/pods/p1/volumes/kubernetes.io~empty-dir/cache",
+        point,
+        point,
+    ]
+
+
 def test_is_inside():
     assert ops.is_inside("/var/lib/etcd/kubesmith/member", "/var/lib/etcd/kubesmith")
     assert ops.is_inside("/var/lib/etcd", "/")
