@@ -11,18 +11,16 @@ tier does with a bundle: bundle `install`, roles base and container_runtime, bun
 
 import hashlib
 import json
-import os
 import pathlib
 import re
 import shutil
 import subprocess
-import sys
 import tarfile
 import time
 
+import labkit
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
 BRIDGE = "ksbd0"
 SUBNET = "172.30.83.0/24"
 HOST = "bd1"
@@ -30,7 +28,6 @@ K8S_VERSION = "1.31.4"
 IMAGE_REF = "localhost/busybox:latest"  # the name lab/oci.py gives its image
 CACHE = pathlib.Path.home() / ".cache" / "kubesmith-test" / "bundle-debs"
 LAB_SOURCE = "/etc/apt/sources.list.d/kubesmith-lab.list"
-BIN = pathlib.Path(sys.executable).parent
 
 PLAYBOOK = f"""\
 - name: Offline bundle, packages (as cluster.yml)
@@ -56,56 +53,19 @@ PLAYBOOK = f"""\
 """
 
 
-def ansible_env():
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANSIBLE_", "KUBESMITH_"))}
-    return {**env, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_FORCE_COLOR": "0"}
-
-
-def recap(out: str, host: str) -> dict:
-    match = re.search(rf"^{re.escape(host)}\s+:\s+(.*)$", out, re.M)
-    assert match, out[-3000:]
-    return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", match.group(1))}
-
-
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    state = tmp_path_factory.mktemp("bundle-lab")
-    env = {**os.environ, "KUBESMITH_LAB_BRIDGE": BRIDGE, "KUBESMITH_LAB_SUBNET": SUBNET}
-
-    def labcmd(*args, check=True):
-        proc = subprocess.run([sys.executable, "-m", "lab", "--state-dir", str(state), *args], cwd=ROOT, env=env,
-                              capture_output=True, text=True, timeout=300, check=False)
-        if check:
-            assert proc.returncode == 0, proc.stderr
-        return proc
-
-    started = time.monotonic()
-    try:
-        labcmd("up", f"--host={HOST}:kube_node")
-        info = json.loads((state / "state.json").read_text())
-        yield {"state": state, "info": info, "inventory": state / "inventory.yml", "started": started}
-    finally:
-        down = labcmd("down", check=False)
-        assert down.returncode == 0, f"lab down failed: {down.stderr}"
-
-
-def ssh(lab, command: str, timeout: int = 60) -> subprocess.CompletedProcess:
-    info = lab["info"]
-    return subprocess.run(
-        ["ssh", "-i", info["key_file"], "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-         "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=5", "-o", "BatchMode=yes",
-         f"root@{info['addresses'][HOST]}", command],
-        capture_output=True, text=True, timeout=timeout, check=False,
-    )
+    with labkit.running(tmp_path_factory.mktemp("bundle-lab"), BRIDGE, SUBNET, f"--host={HOST}:kube_node") as lab:
+        yield lab
 
 
 def build_debs_bundle() -> None:
     """playbooks/bundle.yml with the debs part only, into the cache (a re-run keeps verified .debs)."""
     proc = subprocess.run(
-        [str(BIN / "ansible-playbook"), "-i", "localhost,", "playbooks/bundle.yml",
+        [str(labkit.BIN / "ansible-playbook"), "-i", "localhost,", "playbooks/bundle.yml",
          "-e", f"kubesmith_kubernetes_version={K8S_VERSION}", "-e", f"kubesmith_bundle_dir={CACHE}",
          "-e", '{"bundle_parts": ["debs"]}'],
-        cwd=ROOT, env=ansible_env(), capture_output=True, text=True, timeout=300, check=False,
+        cwd=labkit.ROOT, env=labkit.ansible_env(), capture_output=True, text=True, timeout=300, check=False,
     )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
 
@@ -147,54 +107,49 @@ def test_a_host_with_only_the_bundle_gets_packages_and_images(lab, tmp_path):
     assert any(f["path"].startswith("debs/containerd_") for f in manifest["files"])
     bundle = tmp_path / "bundle"
     shutil.copytree(CACHE, bundle)
-    images_dir = lab["info"]["images_dir"]
+    images_dir = lab.info["images_dir"]
     assert images_dir, "the lab serves no images directory (state.json images_dir)"
     image = add_image(bundle, pathlib.Path(images_dir) / "busybox-oci.tar", tmp_path)
     print(f"\nbundle built/verified and image added in {time.monotonic() - t0:.1f}s: "
           f"{len(manifest['files'])} files + {image['path']} ({image['size']} bytes)")
 
     # 2. the host knows no package source but the bundle (nothing else is served to it anyway)
-    cut = ssh(lab, f"rm -f {LAB_SOURCE} && grep -rhsE '^[[:space:]]*(deb|URIs:)' /etc/apt/sources.list "
+    cut = lab.ssh(HOST, f"rm -f {LAB_SOURCE} && grep -rhsE '^[[:space:]]*(deb|URIs:)' /etc/apt/sources.list "
                    "/etc/apt/sources.list.d/ || true")
     assert cut.returncode == 0, cut.stderr
     assert cut.stdout.strip() == "", f"the host still has apt sources: {cut.stdout}"
-    assert ssh(lab, "dpkg -s containerd").returncode != 0, "containerd is already installed on the fresh host"
-    repo_log = lab["state"] / "repo-http.log"
+    assert lab.ssh(HOST, "dpkg -s containerd").returncode != 0, "containerd is already installed on the fresh host"
+    repo_log = lab.state / "repo-http.log"
     log_before = repo_log.stat().st_size if repo_log.exists() else 0
 
     # 3. the node tier with the bundle, twice
     playbook = tmp_path / "node-with-bundle.yml"
     playbook.write_text(PLAYBOOK)
-    argv = [str(BIN / "ansible-playbook"), "-i", str(lab["inventory"]), str(playbook),
+    argv = ["-i", str(lab.inventory), str(playbook),
             "-e", f"kubesmith_bundle_dir={bundle}", "-e", f"kubesmith_kubernetes_version={K8S_VERSION}"]
     times = {}
     for run in ("converge", "no-op"):
-        t0 = time.monotonic()
-        proc = subprocess.run(argv, cwd=ROOT, env=ansible_env(), capture_output=True, text=True, timeout=360,
-                              check=False)
-        times[run] = time.monotonic() - t0
-        out = proc.stdout + proc.stderr
-        assert proc.returncode == 0, f"{run} run failed:\n{out[-6000:]}"
-        stats = recap(proc.stdout, HOST)
-        assert (stats["failed"], stats["unreachable"]) == (0, 0), stats
+        result = labkit.playbook(run, *argv, hosts=[HOST], timeout=360)
+        times[run] = result.seconds
+        stats = result.stats[HOST]
         if run == "converge":
             assert stats["changed"] > 0, stats
-            assert "Import them into containerd" in proc.stdout
+            assert "Import them into containerd" in result.proc.stdout
         else:
-            assert stats["changed"] == 0, f"second run changed {stats['changed']}:\n{out[-6000:]}"
+            assert stats["changed"] == 0, f"second run changed {stats['changed']}:\n{result.out[-6000:]}"
         print(f"{run}: {times[run]:.1f}s, {stats}")
 
     # containerd runs; its packages came from the bundle's file: source, nothing else
-    assert ssh(lab, "systemctl is-active containerd").stdout.strip() == "active"
-    policy = ssh(lab, "apt-cache policy containerd runc curl").stdout
+    assert lab.ssh(HOST, "systemctl is-active containerd").stdout.strip() == "active"
+    policy = lab.ssh(HOST, "apt-cache policy containerd runc curl").stdout
     sections = dict(re.findall(r"^(\S+):\n((?:[ \t].*\n?)*)", policy, re.M))
     for pkg in ("containerd", "runc", "curl"):
         section = sections.get(pkg, "")
         assert re.search(r"Installed: \d", section), policy
         assert "file:/var/lib/kubesmith/bundle/debs ./ Packages" in section, policy
-    sources = ssh(lab, "apt-cache policy").stdout
+    sources = lab.ssh(HOST, "apt-cache policy").stdout
     assert "http" not in sources, f"the host has a network apt source:\n{sources}"
-    assert ssh(lab, f"test -e {LAB_SOURCE}").returncode != 0
+    assert lab.ssh(HOST, f"test -e {LAB_SOURCE}").returncode != 0
     if repo_log.exists():
         with repo_log.open() as f:
             f.seek(log_before)
@@ -202,12 +157,12 @@ def test_a_host_with_only_the_bundle_gets_packages_and_images(lab, tmp_path):
         assert "GET" not in asked, f"the host fetched from the lab's repository:\n{asked}"
 
     # the real image is in containerd's k8s.io namespace and runs
-    images = ssh(lab, "ctr -n k8s.io images ls -q").stdout.split()
+    images = lab.ssh(HOST, "ctr -n k8s.io images ls -q").stdout.split()
     assert IMAGE_REF in images, images
-    hello = ssh(lab, f"ctr -n k8s.io run --rm {IMAGE_REF} bd-hello /bin/echo hello-from-bundle", timeout=90)
+    hello = lab.ssh(HOST, f"ctr -n k8s.io run --rm {IMAGE_REF} bd-hello /bin/echo hello-from-bundle", timeout=90)
     assert hello.stdout.strip() == "hello-from-bundle", hello.stdout + hello.stderr
 
-    body, total = time.monotonic() - t_start, time.monotonic() - lab["started"]
+    body, total = time.monotonic() - t_start, time.monotonic() - lab.started
     print(f"converge {times['converge']:.1f}s, no-op {times['no-op']:.1f}s, "
           f"test body {body:.1f}s, with lab up {total:.1f}s")
     assert times["no-op"] < 60, f"the no-op run took {times['no-op']:.1f}s"

@@ -7,15 +7,14 @@ the lab cycle test are untouched. The inventory is the lab's terraform-output.js
 
 import json
 import os
-import pathlib
 import select
 import subprocess
 import sys
 import time
 
+import labkit
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
 BRIDGE = "kscli0"
 SUBNET = "172.30.81.0/24"
 HOSTS = ["--host=kcp1:kube_control_plane", "--host=kw1:kube_node"]
@@ -25,25 +24,16 @@ K8S_VERSION = "1.31.4"
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    state = tmp_path_factory.mktemp("cli-lab")
-    env = {**os.environ, "KUBESMITH_LAB_BRIDGE": BRIDGE, "KUBESMITH_LAB_SUBNET": SUBNET}
-
-    def labcmd(*args, check=True):
-        proc = subprocess.run([sys.executable, "-m", "lab", "--state-dir", str(state), *args], cwd=ROOT, env=env,
-                              capture_output=True, text=True, timeout=300, check=False)
-        if check:
-            assert proc.returncode == 0, proc.stderr
-        return proc
-
-    labcmd("up", *HOSTS)
-    outputs = json.loads((state / "terraform-output.json").read_text())
+    lab = labkit.Lab(tmp_path_factory.mktemp("cli-lab"), BRIDGE, SUBNET)
+    lab("up", *HOSTS)
+    outputs = json.loads((lab.state / "terraform-output.json").read_text())
     outputs.setdefault("cluster", {"sensitive": False, "value": {"ansible_ssh_common_args": SSH_ARGS}})
     # the inventory check (first play of every playbook) requires the Kubernetes release
     outputs["cluster"]["value"].setdefault("kubesmith_kubernetes_version", K8S_VERSION)
-    contract = state / "contract.json"
+    contract = lab.state / "contract.json"
     contract.write_text(json.dumps(outputs))
-    yield {"state": state, "contract": contract, "outputs": outputs}
-    labcmd("down", check=False)
+    yield {"lab": lab, "contract": contract, "outputs": outputs}
+    lab("down", check=False)
 
 
 def kubesmith_env():
@@ -51,15 +41,12 @@ def kubesmith_env():
 
 
 def kubesmith(*args, timeout=300):
-    return subprocess.run([sys.executable, "-m", "kubesmith_cli", *args], cwd=ROOT, env=kubesmith_env(),
+    return subprocess.run([sys.executable, "-m", "kubesmith_cli", *args], cwd=labkit.ROOT, env=kubesmith_env(),
                           capture_output=True, text=True, timeout=timeout, check=False)
 
 
 def ssh(lab, host: str, command: str) -> str:
-    spec = lab["outputs"]["hosts"]["value"][host]
-    proc = subprocess.run(["ssh", *SSH_ARGS.split(), "-i", spec["vars"]["ansible_ssh_private_key_file"],
-                           f"root@{spec['address']}", command], capture_output=True, text=True, timeout=60, check=False)
-    return proc.stdout
+    return lab["lab"].ssh(host, command).stdout
 
 
 def kubesmith_on_a_terminal(*args, timeout=300) -> tuple[int, str]:
@@ -70,7 +57,7 @@ def kubesmith_on_a_terminal(*args, timeout=300) -> tuple[int, str]:
 
     master, slave = os.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 140, 0, 0))
-    proc = subprocess.Popen([sys.executable, "-m", "kubesmith_cli", *args], cwd=ROOT, env=kubesmith_env(),
+    proc = subprocess.Popen([sys.executable, "-m", "kubesmith_cli", *args], cwd=labkit.ROOT, env=kubesmith_env(),
                             stdin=subprocess.DEVNULL, stdout=slave, stderr=slave)
     os.close(slave)
     chunks, deadline = [], time.monotonic() + timeout

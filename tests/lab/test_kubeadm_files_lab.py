@@ -16,24 +16,18 @@ nothing; without the controller's key file, a run takes the key back from kf1 an
 
 import base64
 import hashlib
-import json
-import os
-import pathlib
 import re
-import subprocess
-import sys
 import time
 
+import labkit
 import pytest
 import yaml
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
 BRIDGE = "kskf0"
 SUBNET = "172.30.85.0/24"
 CONTROL_PLANE = ("kf1", "kf2")
 WORKER = "kfw1"
 HOSTS = (*CONTROL_PLANE, WORKER)
-BIN = pathlib.Path(sys.executable).parent
 TOTAL_BOUND = 300  # seconds, lab boot and teardown included
 RUN_BOUND = 120  # seconds per ansible-playbook run
 
@@ -49,97 +43,33 @@ PLAYBOOK = f"""\
   hosts: k8s_cluster
   gather_facts: false
   vars_files:
-    - {ROOT}/vars/kubernetes.yml
+    - {labkit.ROOT}/vars/kubernetes.yml
   roles:
     - role: kubeadm
 """
 
 
-def ansible_env():
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANSIBLE_", "KUBESMITH_"))}
-    return {**env, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_FORCE_COLOR": "0"}
-
-
-def recap(out: str, host: str) -> dict:
-    match = re.search(rf"^{re.escape(host)}\s+:\s+(.*)$", out, re.M)
-    assert match, out[-3000:]
-    return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", match.group(1))}
-
-
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    state = tmp_path_factory.mktemp("kubeadm-files-lab")
-    env = {**os.environ, "KUBESMITH_LAB_BRIDGE": BRIDGE, "KUBESMITH_LAB_SUBNET": SUBNET}
-
-    def labcmd(*args):
-        return subprocess.run(
-            [sys.executable, "-m", "lab", "--state-dir", str(state), *args],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=180,
-            check=False,
-        )
-
-    started = time.monotonic()
-    try:
-        up = labcmd(
-            "up",
-            "--no-repo",
-            *(f"--host={h}:kube_control_plane" for h in CONTROL_PLANE),
-            f"--host={WORKER}:kube_node",
-        )
-        assert up.returncode == 0, up.stderr
-        info = json.loads((state / "state.json").read_text())
-        print(f"\nlab up in {time.monotonic() - started:.1f}s")
-        yield {"state": state, "info": info, "inventory": state / "inventory.yml", "started": started}
-    finally:
-        t0 = time.monotonic()
-        down = labcmd("down")
-        print(f"lab down in {time.monotonic() - t0:.1f}s")
-        assert down.returncode == 0, f"lab down failed: {down.stderr}"
-
-
-def ssh(lab, host: str, command: str, timeout: int = 30) -> subprocess.CompletedProcess:
-    info = lab["info"]
-    return subprocess.run(
-        [
-            "ssh",
-            "-i",
-            info["key_file"],
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-            "-o",
-            "LogLevel=ERROR",
-            "-o",
-            "ConnectTimeout=5",
-            "-o",
-            "BatchMode=yes",
-            f"root@{info['addresses'][host]}",
-            command,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-
-
-def must(lab, host: str, command: str, timeout: int = 30) -> str:
-    proc = ssh(lab, host, command, timeout)
-    assert proc.returncode == 0, f"{host}: {command[:200]}\nrc={proc.returncode}\n{proc.stdout[-2000:]}\n{proc.stderr}"
-    return proc.stdout
+    with labkit.running(
+        tmp_path_factory.mktemp("kubeadm-files-lab"),
+        BRIDGE,
+        SUBNET,
+        "--no-repo",
+        *(f"--host={h}:kube_control_plane" for h in CONTROL_PLANE),
+        f"--host={WORKER}:kube_node",
+        timeout=180,
+        ssh_timeout=30,
+    ) as lab:
+        yield lab
 
 
 def host_files(lab, host: str) -> dict:
     """path -> (mode, owner, group, sha256, mtime, text) of the role's files on ``host``."""
     out = {}
     for path in HOST_FILES:
-        stat = must(lab, host, f"stat -c '%a %U %G %Y' {path}").split()
-        text = must(lab, host, f"cat {path}")
+        stat = lab.must(host, f"stat -c '%a %U %G %Y' {path}").split()
+        text = lab.must(host, f"cat {path}")
         out[path] = (stat[0], stat[1], stat[2], hashlib.sha256(text.encode()).hexdigest(), stat[3], text)
     return out
 
@@ -158,62 +88,50 @@ def encryption_key(text: str) -> str:
 
 def test_kubeadm_writes_the_control_plane_files_before_init(lab, tmp_path):
     t_start = time.monotonic()
-    info = lab["info"]
+    info = lab.info
     addresses = info["addresses"]
     controller_dir = tmp_path / "controller"
     key_file = controller_dir / "encryption-key"
     endpoint = f"{addresses['kf1']}:6443"
 
-    inventory = yaml.safe_load(lab["inventory"].read_text())
-    inventory["all"]["vars"].update(
+    inventory_file = labkit.write_inventory(
+        lab,
+        tmp_path / "inventory.yml",
         {
             "kubesmith_kubernetes_version": "1.31.4",
             "kubesmith_etcd_mode": "stacked",
             "kubeadm_controller_dir": str(controller_dir),
             "kubesmith_kubeconfig": str(controller_dir / "admin.conf"),
             "kubeadm_pki_dir": str(tmp_path / "pki"),  # never read with stacked etcd; never ~/.kubesmith
-        }
+        },
     )
-    inventory_file = tmp_path / "inventory.yml"
-    inventory_file.write_text(yaml.safe_dump(inventory))
     playbook = tmp_path / "kubeadm-files.yml"
     playbook.write_text(PLAYBOOK)
 
     for host in HOSTS:
-        assert ssh(lab, host, "command -v kubeadm").returncode != 0, f"kubeadm is on {host}"
-        assert ssh(lab, host, "test -e /etc/kubernetes/kubeadm").returncode != 0, host
+        assert lab.ssh(host, "command -v kubeadm").returncode != 0, f"kubeadm is on {host}"
+        assert lab.ssh(host, "test -e /etc/kubernetes/kubeadm").returncode != 0, host
 
     times = {}
 
     def run(name: str) -> tuple[dict, str]:
-        t0 = time.monotonic()
-        proc = subprocess.run(
-            [
-                str(BIN / "ansible-playbook"),
-                "-i",
-                str(inventory_file),
-                str(playbook),
-                "--tags",
-                "kubeadm_files",
-                "--skip-tags",
-                "kubeadm_init,kubeadm_join,kubeadm_wait,kubeadm_render",
-                "--diff",
-                "-v",
-            ],
-            cwd=ROOT,
-            env=ansible_env(),
-            capture_output=True,
-            text=True,
+        result = labkit.playbook(
+            name,
+            "-i",
+            str(inventory_file),
+            str(playbook),
+            "--tags",
+            "kubeadm_files",
+            "--skip-tags",
+            "kubeadm_init,kubeadm_join,kubeadm_wait,kubeadm_render",
+            "--diff",
+            "-v",
+            hosts=HOSTS,
             timeout=RUN_BOUND,
-            check=False,
+            log=tmp_path / f"{name.replace(' ', '-')}.log",  # kept by pytest, for a failure's post-mortem
         )
-        times[name] = time.monotonic() - t0
-        out = proc.stdout + proc.stderr
-        (tmp_path / f"{name.replace(' ', '-')}.log").write_text(out)  # kept by pytest, for a failure's post-mortem
-        assert proc.returncode == 0, f"{name} run failed:\n{out[-6000:]}"
-        stats = {host: recap(proc.stdout, host) for host in HOSTS}
-        for host, s in stats.items():
-            assert (s["failed"], s["unreachable"]) == (0, 0), (name, host, s)
+        times[name] = result.seconds
+        stats, out = result.stats, result.out
         # no task past files.yml ran (init, join, wait), and files.yml did
         assert not re.search(r"TASK \[kubeadm : (Initialize|Join|Wait|Render)", out), out[-4000:]
         assert "Write the kubeadm configuration (0600)" in out, out[-4000:]
@@ -240,8 +158,8 @@ def test_kubeadm_writes_the_control_plane_files_before_init(lab, tmp_path):
         for path in (KUBEADM_CONFIG, ENCRYPTION_CONFIG):
             assert files[host][path][:3] == ("600", "root", "root"), (host, path, files[host][path][:3])
         assert files[host][AUDIT_POLICY][:3] == ("644", "root", "root"), (host, files[host][AUDIT_POLICY][:3])
-        dirs = must(
-            lab, host, "stat -c '%n %a %U' /etc/kubernetes/kubeadm /etc/kubernetes/encryption /etc/kubernetes/audit"
+        dirs = lab.must(
+            host, "stat -c '%n %a %U' /etc/kubernetes/kubeadm /etc/kubernetes/encryption /etc/kubernetes/audit"
         ).splitlines()
         assert dirs == [
             "/etc/kubernetes/kubeadm 700 root",
@@ -285,8 +203,7 @@ def test_kubeadm_writes_the_control_plane_files_before_init(lab, tmp_path):
     cp_docs = [list(yaml.safe_load_all(files[h][KUBEADM_CONFIG][5]))[2:] for h in CONTROL_PLANE]
     assert cp_docs[0] == cp_docs[1]
 
-    left = ssh(
-        lab,
+    left = lab.ssh(
         WORKER,
         "ls -d /etc/kubernetes/kubeadm /etc/kubernetes/encryption /etc/kubernetes/audit "
         "2>/dev/null; grep -rl kubesmith-1 /etc 2>/dev/null",
@@ -310,7 +227,7 @@ def test_kubeadm_writes_the_control_plane_files_before_init(lab, tmp_path):
     assert (third["kf1"]["changed"], third["kf2"]["changed"], third[WORKER]["changed"]) == (1, 0, 0), third
     assert {h: host_files(lab, h) for h in CONTROL_PLANE} == files, "taking the key back changed a host file"
 
-    body, total = time.monotonic() - t_start, time.monotonic() - lab["started"]
+    body, total = time.monotonic() - t_start, time.monotonic() - lab.started
     print(
         "runs: "
         + ", ".join(f"{n} {t:.1f}s" for n, t in times.items())

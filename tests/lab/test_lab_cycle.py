@@ -8,14 +8,13 @@ import json
 import os
 import pathlib
 import subprocess
-import sys
 import time
 
+import labkit
 import pytest
 
 from lab import cli
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
 BRIDGE = "kstest0"
 SUBNET = "172.30.78.0/24"
 THREE = ["--host=tcp1:kube_control_plane", "--host=tw1:kube_node", "--host=tw2:kube_node"]
@@ -23,21 +22,9 @@ THREE = ["--host=tcp1:kube_control_plane", "--host=tw1:kube_node", "--host=tw2:k
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    state = tmp_path_factory.mktemp("lab")
-
-    def run(*args, check=True):
-        proc = subprocess.run(
-            [sys.executable, "-m", "lab", "--state-dir", str(state), *args],
-            cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
-            env={**os.environ, "KUBESMITH_LAB_BRIDGE": BRIDGE, "KUBESMITH_LAB_SUBNET": SUBNET},
-        )
-        if check:
-            assert proc.returncode == 0, proc.stderr
-        return proc
-
-    run.state = state
-    yield run
-    run("down", check=False)
+    lab = labkit.Lab(tmp_path_factory.mktemp("lab"), BRIDGE, SUBNET)
+    yield lab
+    lab("down", check=False)
 
 
 def test_up_boots_hosts_that_ansible_reaches(lab):
@@ -48,10 +35,10 @@ def test_up_boots_hosts_that_ansible_reaches(lab):
     assert sorted(out["booted"]) == ["tcp1", "tw1", "tw2"]
     assert took < 30, f"3 hosts took {took:.1f}s to come up with the image cached"
     ping = subprocess.run(
-        [str(pathlib.Path(sys.executable).parent / "ansible"), "all", "-i", str(lab.state / "inventory.yml"),
+        [str(labkit.BIN / "ansible"), "all", "-i", str(lab.state / "inventory.yml"),
          "-m", "ansible.builtin.ping", "-o"],
         capture_output=True, text=True, timeout=120, check=False,
-        env={**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")},
+        env={**os.environ, "ANSIBLE_CONFIG": str(labkit.ROOT / "ansible.cfg")},
     )
     assert ping.returncode == 0, ping.stdout + ping.stderr
     assert ping.stdout.count("SUCCESS") == 3
@@ -61,14 +48,10 @@ def test_hosts_have_their_own_names_addresses_and_mirror(lab):
     out = json.loads((lab.state / "terraform-output.json").read_text())
     hosts = out["hosts"]["value"]
     assert out["groups"]["value"]["kube_node"] == ["tw1", "tw2"]
-    key = str(lab.state / "keys" / "id_ed25519")
+    key = lab.state / "keys" / "id_ed25519"
     for name, h in hosts.items():
-        proc = subprocess.run(
-            ["ssh", "-i", key, "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-             "-o", "LogLevel=ERROR", "-o", "BatchMode=yes", f"root@{h['address']}",
-             "hostname; ip -4 -o addr show host0; apt-get update -q >/dev/null && apt-cache policy containerd"],
-            capture_output=True, text=True, timeout=60, check=False,
-        )
+        proc = labkit.ssh(key, h["address"], "hostname; ip -4 -o addr show host0; "
+                          "apt-get update -q >/dev/null && apt-cache policy containerd")
         assert proc.returncode == 0, proc.stderr
         lines = proc.stdout.splitlines()
         assert lines[0] == name

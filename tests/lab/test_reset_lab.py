@@ -17,20 +17,15 @@ for real (everything listed is gone, the survivors' iptables-save lines are exac
 """
 
 import json
-import os
-import pathlib
 import re
-import subprocess
-import sys
 import time
 
+import labkit
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
 BRIDGE = "ksrs0"
 SUBNET = "172.30.84.0/24"
 HOST = "rs1"
-BIN = pathlib.Path(sys.executable).parent
 POD = "/var/lib/kubelet/pods/5c1f0b9e-8a7d-4c3b-9e2f-1a0b9c8d7e6f"
 EMPTY_DIR = f"{POD}/volumes/kubernetes.io~empty-dir/cache"
 HOST_PATH = f"{POD}/volumes/kubernetes.io~host-path/data"
@@ -223,81 +218,17 @@ PLAYBOOK = f"""\
 """
 
 
-def ansible_env():
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANSIBLE_", "KUBESMITH_"))}
-    return {**env, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_FORCE_COLOR": "0"}
-
-
-def recap(out: str, host: str) -> dict:
-    match = re.search(rf"^{re.escape(host)}\s+:\s+(.*)$", out, re.M)
-    assert match, out[-3000:]
-    return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", match.group(1))}
-
-
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    state = tmp_path_factory.mktemp("reset-lab")
-    env = {**os.environ, "KUBESMITH_LAB_BRIDGE": BRIDGE, "KUBESMITH_LAB_SUBNET": SUBNET}
-
-    def labcmd(*args):
-        return subprocess.run(
-            [sys.executable, "-m", "lab", "--state-dir", str(state), *args],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=180,
-            check=False,
-        )
-
-    started = time.monotonic()
-    try:
-        up = labcmd("up", f"--host={HOST}:kube_node")
-        assert up.returncode == 0, up.stderr
-        info = json.loads((state / "state.json").read_text())
-        yield {"state": state, "info": info, "inventory": state / "inventory.yml", "started": started}
-    finally:
-        down = labcmd("down")
-        assert down.returncode == 0, f"lab down failed: {down.stderr}"
-
-
-def ssh(lab, command: str, timeout: int = 60, stdin: str | None = None) -> subprocess.CompletedProcess:
-    info = lab["info"]
-    return subprocess.run(
-        [
-            "ssh",
-            "-i",
-            info["key_file"],
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-            "-o",
-            "LogLevel=ERROR",
-            "-o",
-            "ConnectTimeout=5",
-            "-o",
-            "BatchMode=yes",
-            f"root@{info['addresses'][HOST]}",
-            command,
-        ],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-
-
-def must(lab, command: str, timeout: int = 60, stdin: str | None = None) -> str:
-    proc = ssh(lab, command, timeout, stdin)
-    assert proc.returncode == 0, f"{command[:200]}\nrc={proc.returncode}\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
-    return proc.stdout
+    with labkit.running(
+        tmp_path_factory.mktemp("reset-lab"), BRIDGE, SUBNET, f"--host={HOST}:kube_node", timeout=180
+    ) as lab:
+        yield lab
 
 
 def iptables_tables(lab) -> dict:
     """{(tool, table): [lines]} of every iptables variant's save output, without comments and counters."""
-    out = must(lab, "; ".join(f"echo '### {tool}'; {tool}-save" for tool in SAVE_TOOLS))
+    out = lab.must(HOST, "; ".join(f"echo '### {tool}'; {tool}-save" for tool in SAVE_TOOLS))
     tables, tool, table = {}, None, None
     for line in out.splitlines():
         if line.startswith("### "):
@@ -318,8 +249,8 @@ def iptables_text(tables: dict) -> str:
 
 def snapshot(lab) -> dict:
     """Everything on the host the module may touch, in a form that does not change by itself."""
-    out = must(
-        lab,
+    out = lab.must(
+        HOST,
         "find /etc/kubernetes /var/lib/kubelet /var/lib/etcd /etc/cni /var/lib/cni /run/flannel /root/.kube "
         "/srv/keep | sort; echo '### links'; ip -o link show | awk -F': ' '{print $2}' | cut -d@ -f1 | sort; "
         "echo '### mounts'; awk '$5 ~ \"^/var/lib/kubelet\" {print $5}' /proc/self/mountinfo | sort; "
@@ -332,55 +263,44 @@ def run_reset(lab, tmp_path, name: str, *flags: str) -> tuple[dict, str, float]:
     playbook = tmp_path / "reset.yml"
     playbook.write_text(PLAYBOOK)
     result_file = tmp_path / f"{name}.json"
-    t0 = time.monotonic()
-    proc = subprocess.run(
-        [
-            str(BIN / "ansible-playbook"),
-            "-i",
-            str(lab["inventory"]),
-            str(playbook),
-            "-e",
-            f"result_file={result_file}",
-            *flags,
-        ],
-        cwd=ROOT,
-        env=ansible_env(),
-        capture_output=True,
-        text=True,
+    run = labkit.playbook(
+        name,
+        "-i",
+        str(lab.inventory),
+        str(playbook),
+        "-e",
+        f"result_file={result_file}",
+        *flags,
+        hosts=[HOST],
         timeout=150,
-        check=False,
     )
-    took = time.monotonic() - t0
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, f"{name} run failed:\n{out[-6000:]}"
-    stats = recap(proc.stdout, HOST)
-    assert (stats["failed"], stats["unreachable"]) == (0, 0), stats
+    stats = run.stats[HOST]
     result = json.loads(result_file.read_text())
     assert stats["changed"] == int(result["changed"]), (stats, result)
     print(
-        f"{name}: module {result['seconds']:.2f}s, ansible-playbook {took:.1f}s, changed={result['changed']}, "
+        f"{name}: module {result['seconds']:.2f}s, ansible-playbook {run.seconds:.1f}s, changed={result['changed']}, "
         f"{len(result['removed'])} items"
     )
-    return result, proc.stdout, took
+    return result, run.proc.stdout, run.seconds
 
 
 def test_reset_removes_a_nodes_leftovers_and_keeps_everything_else(lab, tmp_path):
     t_start = time.monotonic()
 
     # the host: iptables and nftables from the lab's repository; no kubeadm anywhere
-    must(
-        lab,
+    lab.must(
+        HOST,
         "command -v iptables-nft-save iptables-legacy-save nft >/dev/null || { apt-get update -q && "
         "DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends iptables nftables; }",
         timeout=150,
     )
-    assert ssh(lab, "command -v kubeadm").returncode != 0, "kubeadm is on the lab host"
-    print(f"\nlab up and packages in {time.monotonic() - lab['started']:.1f}s")
+    assert lab.ssh(HOST, "command -v kubeadm").returncode != 0, "kubeadm is on the lab host"
+    print(f"\nlab up and packages in {time.monotonic() - lab.started:.1f}s")
 
-    must(lab, "sh -s", stdin=SURVIVORS)
+    lab.must(HOST, "sh -s", stdin=SURVIVORS)
     survivors = iptables_tables(lab)
-    must(lab, "sh -s", stdin=LEFTOVERS)
-    mounts = must(lab, "awk '{print $5}' /proc/self/mountinfo")
+    lab.must(HOST, "sh -s", stdin=LEFTOVERS)
+    mounts = lab.must(HOST, "awk '{print $5}' /proc/self/mountinfo")
     assert EMPTY_DIR in mounts, mounts
     assert mounts.count(HOST_PATH) == 2, mounts  # a tmpfs stacked on the hostPath bind
     with_leftovers = snapshot(lab)
@@ -404,18 +324,18 @@ def test_reset_removes_a_nodes_leftovers_and_keeps_everything_else(lab, tmp_path
     assert real["stdout_lines"] == []  # kubeadm did not run: there is none
     assert not real.get("warnings"), real.get("warnings")
 
-    left = ssh(lab, " ".join(f"test ! -e {p} -a ! -L {p} || echo {p};" for p in GONE_PATHS)).stdout.split()
+    left = lab.ssh(HOST, " ".join(f"test ! -e {p} -a ! -L {p} || echo {p};" for p in GONE_PATHS)).stdout.split()
     assert left == [], f"still on the host: {left}"
-    mounts = must(lab, "awk '{print $5}' /proc/self/mountinfo")
+    mounts = lab.must(HOST, "awk '{print $5}' /proc/self/mountinfo")
     assert "/var/lib/kubelet" not in mounts, mounts
     for path, content in KEPT_FILES.items():  # both mounts on the hostPath were taken off, none emptied through
-        assert must(lab, f"cat {path}").strip() == content, path
-    links = set(must(lab, "ip -o link show | awk -F': ' '{print $2}' | cut -d@ -f1").split())
+        assert lab.must(HOST, f"cat {path}").strip() == content, path
+    links = set(lab.must(HOST, "ip -o link show | awk -F': ' '{print $2}' | cut -d@ -f1").split())
     assert links == {"lo", "host0", "br-keep"}, links
-    tables = must(lab, "nft list tables").split("\n")
+    tables = lab.must(HOST, "nft list tables").split("\n")
     assert "table inet kubesmith" in tables, tables
     assert not any("kube-proxy" in t for t in tables), tables
-    assert "tcp dport 2379 accept" in must(lab, "nft list table inet kubesmith")
+    assert "tcp dport 2379 accept" in lab.must(HOST, "nft list table inet kubesmith")
 
     after = iptables_tables(lab)
     assert not OWNED.search(iptables_text(after)), iptables_text(after)
@@ -432,7 +352,7 @@ def test_reset_removes_a_nodes_leftovers_and_keeps_everything_else(lab, tmp_path
     assert again["changed"] is False, again
     assert again["removed"] == [], again
 
-    body, total = time.monotonic() - t_start, time.monotonic() - lab["started"]
+    body, total = time.monotonic() - t_start, time.monotonic() - lab.started
     print(
         f"module: reset {real['seconds']:.2f}s, no-op {again['seconds']:.2f}s; test body {body:.1f}s, "
         f"with lab up {total:.1f}s"

@@ -12,8 +12,9 @@ records each call's argv and keyword arguments, and fails the test when a call i
 ``run_module`` does all three at once, for modules that run every command under ``LC_ALL=C``.
 
 Also here: ``fake_bin_paths`` (get_bin_path answers), ``bounded`` (a command under ``timeout``),
-``FakeClock``, and the fixtures ``warnings`` (what the module warned), ``tls_files`` and
-``dropping_port`` (a loopback port that never answers), with ``free_port`` (one that refuses).
+``FakeClock``, and the fixtures ``warnings`` (what the module warned), ``tls_files``, ``listener`` (a loopback
+endpoint that accepts connections) and ``dropping_port`` (a loopback port that never answers), with
+``free_port`` (one that refuses).
 """
 
 from __future__ import annotations
@@ -169,6 +170,15 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@pytest.fixture
+def listener():
+    """An API endpoint on loopback that accepts connections: "127.0.0.1:<port>"."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(16)
+        yield f"127.0.0.1:{server.getsockname()[1]}"
 
 
 @pytest.fixture

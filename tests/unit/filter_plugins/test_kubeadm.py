@@ -5,54 +5,18 @@ from __future__ import annotations
 
 import base64
 import copy
-import pathlib
 
 import kubeadm
 import pytest
 import yaml
 from ansible.errors import AnsibleFilterError
+from fixtures.kubeadm.settings import GOOD, kubeadm_settings
 
-ROOT = pathlib.Path(__file__).resolve().parents[3]
-MINORS = yaml.safe_load((ROOT / "vars" / "kubernetes.yml").read_text())["kubesmith_kubernetes_minors"]
 KEY = base64.b64encode(bytes(range(32))).decode()
-
-GOOD = {
-    "version": "1.31.4",
-    "minors": MINORS,
-    "cluster_name": "kubesmith",
-    "pod_cidr": "10.244.0.0/16",
-    "service_cidr": "10.96.0.0/12",
-    "dns_domain": "cluster.local",
-    "image_repository": "registry.k8s.io",
-    "endpoint": "192.0.2.10:8443",
-    "cert_sans": ["192.0.2.10", "192.0.2.11", "192.0.2.12"],
-    "etcd_mode": "stacked",
-    "etcd_endpoints": [],
-    "host_addresses": {"cp1": "192.0.2.11", "cp2": "192.0.2.12", "w1": "192.0.2.21"},
-    "node_names": {"cp1": "cp1", "cp2": "cp2", "w1": "w1"},
-    "cgroup_driver": "systemd",
-    "cgroup_drivers": {"cp1": "systemd", "w1": "systemd"},
-    "cri_socket": "unix:///run/containerd/containerd.sock",
-    "proxy_mode": "iptables",
-    "apiserver_extra_args": {},
-    "controller_manager_extra_args": {},
-    "scheduler_extra_args": {},
-    "components_bind_address": "127.0.0.1",
-    "audit": {"enabled": True, "log_dir": "/var/log/kubernetes/audit", "maxage": 30, "maxbackup": 10, "maxsize": 100},
-    "encryption": True,
-    "kubelet_config": {},
-    "kube_proxy_config": {},
-    "control_plane_timeout": 240,
-    "node": {"host": "cp1", "name": "cp1", "address": "192.0.2.11", "control_plane": True, "labels": {},
-             "taints": [], "control_plane_taint": True},
-}
 
 
 def settings(node=None, **changes):
-    s = copy.deepcopy(GOOD)
-    s.update(copy.deepcopy(changes))
-    s["node"].update(node or {})
-    return s
+    return kubeadm_settings(changes, node)
 
 
 def worker(**node):

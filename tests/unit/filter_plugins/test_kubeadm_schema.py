@@ -9,12 +9,10 @@ kubeadm_join module (the JoinConfiguration file it writes, through the module ha
 from __future__ import annotations
 
 import base64
-import copy
 import difflib
 import json
 import pathlib
 import re
-import socket
 
 import kubeadm
 import kubeadm_join
@@ -23,6 +21,7 @@ import yaml
 from ansible.module_utils.kubeadm import join_configuration
 from ansible.plugins.filter.core import to_nice_yaml
 from fixtures.kubeadm.outputs import CA_HASH, CERTIFICATE_KEY, TOKEN, load
+from fixtures.kubeadm.settings import GOOD, kubeadm_settings
 from module_harness import TIMEOUT, fake_bin_paths
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
@@ -30,7 +29,6 @@ SCHEMA = yaml.safe_load((ROOT / "tests/unit/fixtures/kubeadm_schema/fields.yaml"
 DOCUMENTS = SCHEMA["documents"]
 OPAQUE = SCHEMA["opaque"]
 TYPES = SCHEMA["types"]
-MINORS = yaml.safe_load((ROOT / "vars" / "kubernetes.yml").read_text())["kubesmith_kubernetes_minors"]
 KEY = base64.b64encode(bytes(range(32))).decode()
 
 # time.ParseDuration's syntax ("0" alone needs no unit)
@@ -237,36 +235,6 @@ def test_wrong_kinds_and_unknown_documents_are_named(doc, expected):
 # --------------------------------------------------------------------------------------------------
 # what kubesmith renders
 
-GOOD = {
-    "version": "1.31.4",
-    "minors": MINORS,
-    "cluster_name": "kubesmith",
-    "pod_cidr": "10.244.0.0/16",
-    "service_cidr": "10.96.0.0/12",
-    "dns_domain": "cluster.local",
-    "image_repository": "registry.k8s.io",
-    "endpoint": "192.0.2.10:8443",
-    "cert_sans": ["192.0.2.10", "192.0.2.11", "192.0.2.12"],
-    "etcd_mode": "stacked",
-    "etcd_endpoints": [],
-    "host_addresses": {"cp1": "192.0.2.11", "cp2": "192.0.2.12", "w1": "192.0.2.21"},
-    "node_names": {"cp1": "cp1", "cp2": "cp2", "w1": "w1"},
-    "cgroup_driver": "systemd",
-    "cgroup_drivers": {"cp1": "systemd", "w1": "systemd"},
-    "cri_socket": "unix:///run/containerd/containerd.sock",
-    "proxy_mode": "iptables",
-    "apiserver_extra_args": {},
-    "controller_manager_extra_args": {},
-    "scheduler_extra_args": {},
-    "components_bind_address": "127.0.0.1",
-    "audit": {"enabled": True, "log_dir": "/var/log/kubernetes/audit", "maxage": 30, "maxbackup": 10, "maxsize": 100},
-    "encryption": True,
-    "kubelet_config": {},
-    "kube_proxy_config": {},
-    "control_plane_timeout": 240,
-    "node": {"host": "cp1", "name": "cp1", "address": "192.0.2.11", "control_plane": True, "labels": {},
-             "taints": [], "control_plane_taint": True},
-}
 LABELS = {"tier": "frontend", "example.com/disk": "ssd", "example.com/gpu": True}
 TAINTS = [{"key": "dedicated", "value": "db", "effect": "NoExecute"},
           {"key": "example.com/spot", "effect": "NoSchedule"}]
@@ -300,9 +268,7 @@ VARIANTS = {
 
 
 def settings(changes: dict) -> dict:
-    s = copy.deepcopy(GOOD)
-    s.update(copy.deepcopy(changes))
-    return s
+    return kubeadm_settings(changes)
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -329,14 +295,6 @@ def test_join_configuration_of_the_join_module_exists_upstream(variant):
         CERTIFICATE_KEY if control_plane else None,
     )
     assert_upstream(json.loads(json.dumps(doc)))
-
-
-@pytest.fixture
-def listener():
-    with socket.socket() as server:
-        server.bind(("127.0.0.1", 0))
-        server.listen(4)
-        yield f"127.0.0.1:{server.getsockname()[1]}"
 
 
 @pytest.mark.parametrize("control_plane", [False, True], ids=["worker", "control-plane host"])

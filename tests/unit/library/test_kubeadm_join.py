@@ -40,15 +40,6 @@ def binaries(monkeypatch):
 
 
 @pytest.fixture
-def listener():
-    """An API endpoint on loopback that accepts connections."""
-    with socket.socket() as server:
-        server.bind(("127.0.0.1", 0))
-        server.listen(16)
-        yield f"127.0.0.1:{server.getsockname()[1]}"
-
-
-@pytest.fixture
 def closed_port():
     return free_port()
 
