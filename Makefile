@@ -19,8 +19,10 @@ K8S_VERSION ?= 1.31.4
 BUNDLE_DIR ?= $(HOME)/.cache/kubesmith/offline-bundle
 # end-to-end scenarios on a real kubeadm cluster: they need KUBESMITH_BUNDLE_DIR (README)
 E2E_SCENARIOS ?= cluster cluster-ha
-# the end-to-end checks' test pods (molecule/cluster/tests); make bundle puts it in the bundle
-E2E_TEST_IMAGE ?= registry.k8s.io/e2e-test-images/agnhost:2.52
+# the end-to-end checks' test pods and the sample apps' images, rolling update included
+# (molecule/cluster/tests); make bundle puts them in the bundle
+E2E_TEST_IMAGES ?= registry.k8s.io/e2e-test-images/agnhost:2.52 docker.io/library/nginx:1.27.3-alpine \
+                   docker.io/library/nginx:1.27.4-alpine docker.io/library/busybox:1.36.1
 
 BENCH_SIZES ?= 3 10
 BENCH_REPS ?= 3
@@ -76,7 +78,7 @@ test: lint unit render-check ## everything CI runs: lint, unit, render check, la
 bundle: setup ## offline bundle of K8S_VERSION into BUNDLE_DIR (binaries, images, packages, manifests; needs internet)
 	$(BIN)/ansible-playbook -i inventory/lab.terraform.yml playbooks/bundle.yml \
 	  -e kubesmith_kubernetes_version=$(K8S_VERSION) -e kubesmith_bundle_dir=$(BUNDLE_DIR) \
-	  -e '{"bundle_extra_images": ["$(E2E_TEST_IMAGE)"]}'
+	  -e '{"bundle_extra_images": $(shell python3 -c 'import json,sys; print(json.dumps(sys.argv[1:]))' $(E2E_TEST_IMAGES))}'
 
 cluster: lab-up bundle ## the main job: lab hosts up, bundle built or reused, `kubesmith up` from it on the lab
 	$(BIN)/kubesmith up -i inventory/lab.terraform.yml \
