@@ -1,11 +1,12 @@
-"""The seed's sample application on a real cluster: the `cluster` scenario's testinfra checks of
-roles/apps (written ahead of that scenario, which the kubeadm tier adds).
+"""The seed's sample application on a real cluster: the `cluster` scenarios' testinfra checks of
+roles/apps.
 
-What the scenario must have done before `verify`: a kubeadm cluster on the lab hosts (CoreDNS, a CNI,
-a default StorageClass for the backend's claim), then playbooks/apps.yml with the sample apps_list
-(inventory/sample/group_vars/all/apps.yml), or with the vars file named by KUBESMITH_APPS_VARS (the
-same apps with images the lab can pull or has preloaded). The checks run kubectl on the first
-kube_control_plane host with /etc/kubernetes/admin.conf; the rolling-update and scaling checks re-run
+What converge did before `verify` (molecule/cluster/converge.yml): a kubeadm cluster on the lab
+hosts (CoreDNS, a CNI, a default StorageClass for the backend's claim), then playbooks/apps.yml with
+the sample apps_list (inventory/sample/group_vars/all/apps.yml), or with the vars file named by
+KUBESMITH_APPS_VARS (the same apps with images the bundle holds: `make bundle` adds the sample's).
+The checks run kubectl on the first kube_control_plane host with /etc/kubernetes/admin.conf; the
+rolling-update and scaling checks re-run
 playbooks/apps.yml from the controller with that kubeconfig, and put the app back as it was.
 
 The rolling update changes the backend's tag to KUBESMITH_APPS_UPDATE_TAG (default 1.27.4-alpine):
